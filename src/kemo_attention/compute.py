@@ -1,0 +1,247 @@
+"""One executor for every parallel job of the tool: serial, local processes, or Ray.
+
+Feature extraction runs one task per participant; evaluation one task per (model, fold).
+Both call :meth:`Executor.map`, which returns results in the order of the items, shows a
+progress bar, and re-raises a failed task's error naming the task.
+
+Large inputs shared by every task (the evaluation dataset) are passed once through
+``shared``: Ray puts them in its object store a single time; local processes receive them
+once per worker through the pool initializer; tasks get only their item (paths, indices).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Sequence
+
+Backend = Literal["serial", "processes", "ray"]
+BACKENDS: tuple[str, ...] = ("serial", "processes", "ray")
+
+# Pinned in every worker: numpy's BLAS threads fighting over two cores made slice
+# arithmetic ~50x slower in the prototype (design.md, "Where the time goes").
+_SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "POLARS_MAX_THREADS": "1",
+}
+
+
+class TaskError(RuntimeError):
+    """A task failed; the message names the task and carries the worker's error."""
+
+
+def _pin_threads() -> None:
+    os.environ.update(_SINGLE_THREAD_ENV)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except Exception:  # threadpoolctl is a scikit-learn dependency; absence is harmless
+        pass
+
+
+_WORKER_SHARED: dict[str, Any] = {}
+
+
+def _process_init(shared: dict[str, Any]) -> None:
+    _pin_threads()
+    _WORKER_SHARED.clear()
+    _WORKER_SHARED.update(shared)
+
+
+def _process_call(fn: Callable[..., Any], item: Any) -> Any:
+    return fn(item, **_WORKER_SHARED)
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Executor:
+    """Run ``fn(item, **shared)`` for every item.
+
+    Parameters
+    ----------
+    backend : "serial" | "processes" | "ray"
+    workers : number of parallel workers (processes, or Ray CPUs for a local Ray).
+    ray_address : join this Ray cluster (else ``RAY_ADDRESS``; else start a local Ray).
+    progress : show a progress bar on stderr.
+    """
+
+    backend: Backend = "serial"
+    workers: int | None = None
+    ray_address: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+        if self.ray_address and self.backend != "ray":
+            raise ValueError(
+                f"a Ray address ({self.ray_address}) was given with backend {self.backend!r}; "
+                "use --backend ray to join a cluster"
+            )
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be at least 1; got {self.workers}")
+
+    # ------------------------------------------------------------------ public
+    def map(
+        self,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *,
+        shared: dict[str, Any] | None = None,
+        desc: str = "tasks",
+        names: Sequence[str] | None = None,
+    ) -> list[Any]:
+        """Apply ``fn(item, **shared)`` to each item; results in item order."""
+        items = list(items)
+        shared = dict(shared or {})
+        names = [str(n) for n in names] if names is not None else [repr(i) for i in items]
+        if not items:
+            return []
+        with _Progress(len(items), desc, enabled=self.progress) as bar:
+            if self.backend == "serial":
+                return self._map_serial(fn, items, shared, names, bar)
+            if self.backend == "processes":
+                return self._map_processes(fn, items, shared, names, bar)
+            return self._map_ray(fn, items, shared, names, bar)
+
+    # ---------------------------------------------------------------- backends
+    def _map_serial(self, fn, items, shared, names, bar) -> list[Any]:
+        results = []
+        for item, name in zip(items, names):
+            try:
+                results.append(fn(item, **shared))
+            except Exception as exc:
+                raise TaskError(f"task {name} failed: {type(exc).__name__}: {exc}") from exc
+            bar.advance()
+        return results
+
+    def _map_processes(self, fn, items, shared, names, bar) -> list[Any]:
+        import multiprocessing as mp
+
+        workers = min(self.workers or default_workers(), len(items))
+        results: list[Any] = [None] * len(items)
+        # spawn, not fork: forking a process that already runs polars/OpenMP threads can hang.
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_process_init, initargs=(shared,)) as pool:
+            pending = {pool.submit(_process_call, fn, item): i for i, item in enumerate(items)}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    try:
+                        results[i] = fut.result()
+                    except Exception as exc:
+                        for other in pending:
+                            other.cancel()
+                        raise TaskError(f"task {names[i]} failed: {type(exc).__name__}: {exc}") from exc
+                    bar.advance()
+        return results
+
+    def _map_ray(self, fn, items, shared, names, bar) -> list[Any]:
+        ray = ensure_ray(self.ray_address, self.workers)
+        remote = ray.remote(num_cpus=1)(_ray_call)
+        shared_refs = {k: ray.put(v) for k, v in shared.items()}
+        keys = list(shared_refs)
+        refs = [remote.remote(fn, item, keys, *[shared_refs[k] for k in keys]) for item in items]
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: list[Any] = [None] * len(items)
+        remaining = list(refs)
+        while remaining:
+            done, remaining = ray.wait(remaining, num_returns=1)
+            for ref in done:
+                i = index[ref]
+                try:
+                    results[i] = ray.get(ref)
+                except Exception as exc:
+                    for r in remaining:
+                        ray.cancel(r)
+                    cause = getattr(exc, "cause", None) or exc
+                    raise TaskError(f"task {names[i]} failed: {type(cause).__name__}: {cause}") from exc
+                bar.advance()
+        return results
+
+
+def _ray_call(fn, item, keys, *values):
+    _pin_threads()
+    return fn(item, **dict(zip(keys, values)))
+
+
+def ensure_ray(address: str | None = None, workers: int | None = None):
+    """Connect to Ray once per process.
+
+    ``address`` (or the ``RAY_ADDRESS`` environment variable) joins an existing cluster.
+    Otherwise a local Ray starts bound to 127.0.0.1 with its dashboard and usage
+    reporting off, so nothing listens beyond loopback and nothing is sent anywhere.
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    runtime_env = {"env_vars": dict(_SINGLE_THREAD_ENV)}
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, logging_level="ERROR")
+    else:
+        ray.init(
+            num_cpus=workers or default_workers(),
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            runtime_env=runtime_env,
+            log_to_driver=False,
+            logging_level="ERROR",
+            configure_logging=True,
+        )
+    return ray
+
+
+class _Progress:
+    """A rich progress bar with tasks done and time left; silent when disabled."""
+
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self._progress = None
+        self._task = None
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.console import Console
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.desc, total=self.total)
+        return self
+
+    def advance(self) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)

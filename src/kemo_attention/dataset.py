@@ -1,0 +1,194 @@
+"""The feature matrix of one label: ``X, y, group, t, date_times`` and its files.
+
+``attention.pkl`` holds the reference pipeline's tuple ``(X, y, group, t, date_times)``
+(cloudpickle). Users' own files may hold the first four only, or a dict with those keys;
+all three shapes load. Parquet keeps X with the other arrays as ``__``-prefixed columns and
+the dataset's metadata (feature mode, label settings) in the file's key-value metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REQUIRED_KEYS = ("X", "y", "group")
+OPTIONAL_KEYS = ("t", "date_times")
+_META_KEY = b"kemo_attention"
+_SIDE_COLUMNS = {"y": "__y", "group": "__group", "t": "__t", "date_times": "__date_time"}
+
+
+class DatasetFormatError(ValueError):
+    """A feature file that is not one of the accepted shapes; the message says which it is."""
+
+
+@dataclass
+class Dataset:
+    """Samples of one label. ``meta`` records how it was made (``feature_mode`` above all)."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    group: np.ndarray
+    t: np.ndarray | None = None
+    date_times: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.X, pd.DataFrame):
+            raise DatasetFormatError(f"X must be a pandas DataFrame; got {type(self.X).__name__}")
+        self.y = np.asarray(self.y).astype(int)
+        self.group = np.asarray(self.group).astype(str)
+        n = len(self.X)
+        for name in ("y", "group", "t", "date_times"):
+            value = getattr(self, name)
+            if value is not None and len(value) != n:
+                raise DatasetFormatError(f"{name} has {len(value)} entries but X has {n} rows")
+        bad = set(np.unique(self.y)) - {0, 1}
+        if bad:
+            raise DatasetFormatError(f"y must hold 0/1 labels; found {sorted(bad)}")
+        if not all(isinstance(c, str) for c in self.X.columns):
+            raise DatasetFormatError("X column names must be strings (feature names)")
+
+    # ------------------------------------------------------------------ views
+    @property
+    def feature_mode(self) -> str:
+        return str(self.meta.get("feature_mode", "unknown"))
+
+    @property
+    def bool_columns(self) -> list[str]:
+        """The categorical (one-hot) features: bool columns of X."""
+        return [c for c in self.X.columns if self.X[c].dtype == bool]
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        return [c for c in self.X.columns if self.X[c].dtype != bool]
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    # ------------------------------------------------------------------ files
+    def save_pkl(self, path: str | Path) -> Path:
+        """Write the reference tuple ``(X, y, group, t, date_times)``, atomically."""
+        import cloudpickle
+
+        payload = (self.X, self.y, self.group, self.t, self.date_times)
+        return _atomic_write(Path(path), lambda f: cloudpickle.dump(payload, f))
+
+    def save_parquet(self, path: str | Path) -> Path:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = self.X.copy()
+        for key, col in _SIDE_COLUMNS.items():
+            value = getattr(self, key)
+            if value is not None:
+                frame[col] = pd.Series(value).to_numpy() if key != "date_times" else pd.to_datetime(pd.Series(value)).to_numpy()
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[_META_KEY] = json.dumps(self.meta, default=str).encode()
+        table = table.replace_schema_metadata(meta)
+        return _atomic_write(Path(path), lambda f: pq.write_table(table, f))
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Load ``attention.pkl`` (any of the three shapes) or our Parquet file.
+
+    Metadata for a pkl comes from ``manifest.json`` beside it when present (extraction
+    writes one); a user's own pkl has none, and its feature mode is "unknown".
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such feature file")
+    if path.suffix == ".parquet":
+        return _load_parquet(path)
+    try:
+        with open(path, "rb") as f:
+            obj = pickle.load(f)
+    except Exception as exc:
+        raise DatasetFormatError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
+    ds = dataset_from_object(obj, source=str(path))
+    manifest = path.parent / "manifest.json"
+    if manifest.exists():
+        try:
+            ds.meta.update(json.loads(manifest.read_text()).get("dataset", {}))
+        except (json.JSONDecodeError, AttributeError):
+            pass
+    ds.meta.setdefault("source", str(path))
+    return ds
+
+
+def dataset_from_object(obj: Any, source: str = "object") -> Dataset:
+    """Accept ``(X, y, group, t, date_times)``, ``(X, y, group, t)`` or a dict with those keys."""
+    if isinstance(obj, Dataset):
+        return obj
+    if isinstance(obj, dict):
+        missing = [k for k in REQUIRED_KEYS if k not in obj]
+        if missing:
+            raise DatasetFormatError(
+                f"{source}: a dict feature file needs keys X, y, group (t, date_times optional); "
+                f"missing {', '.join(missing)}; found {', '.join(map(str, obj)) or 'no keys'}"
+            )
+        return Dataset(obj["X"], obj["y"], obj["group"], obj.get("t"), obj.get("date_times"))
+    if isinstance(obj, (tuple, list)):
+        if len(obj) == 5:
+            return Dataset(*obj)
+        if len(obj) == 4:
+            return Dataset(*obj)
+        raise DatasetFormatError(
+            f"{source}: expected a tuple (X, y, group, t, date_times) or (X, y, group, t); "
+            f"got a {type(obj).__name__} of {len(obj)} items"
+        )
+    raise DatasetFormatError(
+        f"{source}: expected a tuple (X, y, group, t[, date_times]) or a dict with keys "
+        f"X, y, group; got {type(obj).__name__}"
+    )
+
+
+def _load_parquet(path: Path) -> Dataset:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta_raw = (table.schema.metadata or {}).get(_META_KEY)
+    frame = table.to_pandas()
+    if "__y" not in frame or "__group" not in frame:
+        raise DatasetFormatError(f"{path}: a Parquet feature file needs columns __y and __group")
+    side = {key: frame.pop(col).to_numpy() if col in frame else None for key, col in _SIDE_COLUMNS.items()}
+    if side["date_times"] is not None:
+        side["date_times"] = pd.to_datetime(side["date_times"])
+        side["date_times"] = np.asarray(side["date_times"].to_pydatetime()) if hasattr(side["date_times"], "to_pydatetime") else side["date_times"]
+    meta = json.loads(meta_raw) if meta_raw else {}
+    meta.setdefault("source", str(path))
+    return Dataset(frame, side["y"], side["group"], side["t"], side["date_times"], meta)
+
+
+def _atomic_write(path: Path, write) -> Path:
+    """Write through a temporary file in the same folder, then rename: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+atomic_write = _atomic_write

@@ -1,0 +1,9 @@
+"""CLI verb(s) of this room (stub until the room is built)."""
+
+import typer
+
+
+def evaluate() -> None:
+    """Not built yet."""
+    typer.echo("not built yet")
+    raise typer.Exit(1)
