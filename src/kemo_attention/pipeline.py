@@ -1,8 +1,147 @@
-"""``kemo-attention demo``: every stage on built-in demo data (stub)."""
+"""``kemo-attention demo``: the whole path on built-in demo data, stage by stage.
+
+synth (a release-shaped folder) -> check (check.json) -> extract (features/) ->
+evaluate (eval/attention/) -> export (models/). Each stage calls the same library function
+as its own verb, so the demo exercises exactly what a user runs on the real release.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
 
 import typer
 
 
-def demo_command() -> None:
-    """Run the whole path on demo data."""
-    raise typer.Exit(1)
+def demo_command(
+    work: Path = typer.Option(Path("demo-work"), "--work", help="Folder for everything the demo writes."),
+    participants: int = typer.Option(None, "--participants", help="Demo participants (default: the built-in size)."),
+    days: int = typer.Option(None, "--days", help="Study days per participant (default: the built-in size)."),
+    scale: float = typer.Option(None, "--scale", help="Sampling-rate scale of the dense band streams (1.0 = as in the release)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the demo data."),
+    backend: str = typer.Option("processes", "--backend", help="serial | processes | ray"),
+    workers: int = typer.Option(None, "--workers", help="Parallel workers (default: all cores)."),
+    models: str = typer.Option("all", "--models", help="Models to evaluate: all, or a comma list such as lgbm,rf."),
+    fresh: bool = typer.Option(False, "--fresh", help="Write the demo release again even if one exists."),
+) -> None:
+    """Run the whole path on built-in demo data: synth, check, extract, evaluate, export.
+
+    Everything lands under --work: release/, check.json, features/ (attention.pkl and
+    .parquet), eval/attention/ (leaderboard, plots, predictions), models/ (the exported
+    bundle). Rerunning reuses the release and the feature cache.
+    """
+    from rich.console import Console
+
+    from kemo_attention.bundle import export_bundle
+    from kemo_attention.compute import Executor
+    from kemo_attention.demo import synth
+    from kemo_attention.evaluate.runner import run_evaluation
+    from kemo_attention.features.extract import extract_release
+    from kemo_attention.models.zoo import MODEL_NAMES
+    from kemo_attention.release.check import check_release
+
+    console = Console(stderr=True)
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    release = work / "release"
+    executor = Executor(backend, workers=workers)
+    timings: dict[str, float] = {}
+
+    def stage(name: str, what: str) -> float:
+        console.rule(f"[bold]{name}[/bold]: {what}")
+        return time.perf_counter()
+
+    # 1. demo release ---------------------------------------------------------------
+    start = stage("1/5 synth", f"demo release in {release}")
+    if fresh and release.exists():
+        import shutil
+
+        shutil.rmtree(release)
+    if (release / "Sensor").is_dir():
+        console.print(f"reusing the demo release in {release} (--fresh writes it again)")
+    else:
+        synth.write_demo_release(
+            release,
+            participants=participants or synth.DEMO_PARTICIPANTS,
+            days=days or synth.DEMO_DAYS,
+            scale=scale if scale is not None else synth.DEMO_SCALE,
+            seed=seed,
+        )
+    timings["synth"] = time.perf_counter() - start
+
+    # 2. check ----------------------------------------------------------------------
+    start = stage("2/5 check", "what the release holds, and its dirt")
+    report = check_release(release)
+    from kemo_attention.dataset import atomic_write
+
+    atomic_write(work / "check.json", lambda f: f.write(json.dumps(report.to_dict(), indent=1, default=str).encode()))
+    summary = report.summary
+    console.print(
+        f"usable: {report.usable}; participants: {len(report.participants)}; "
+        f"problems recorded: {len(report.problems)} (see {work / 'check.json'})"
+    )
+    if not report.usable:
+        raise typer.Exit(2)
+    timings["check"] = time.perf_counter() - start
+
+    # 3. extract --------------------------------------------------------------------
+    start = stage("3/5 extract", "the reference feature set, causal mode")
+    dataset = extract_release(release, work / "features", executor=executor, cache_dir=work / "cache")
+    console.print(
+        f"{len(dataset)} samples x {dataset.X.shape[1]} features from {len(set(dataset.group))} participants; "
+        f"{int(dataset.y.sum())} focused"
+    )
+    timings["extract"] = time.perf_counter() - start
+
+    # 4. evaluate -------------------------------------------------------------------
+    start = stage("4/5 evaluate", "grouped 5-fold CV of every model")
+    chosen = MODEL_NAMES if models == "all" else tuple(m.strip() for m in models.split(",") if m.strip())
+    eval_dir = work / "eval" / "attention"
+    leaderboard = run_evaluation(
+        dataset, eval_dir, models=chosen, executor=executor, input_path=work / "features" / "attention.pkl"
+    )
+    _print_leaderboard(console, leaderboard)
+    timings["evaluate"] = time.perf_counter() - start
+
+    # 5. export ---------------------------------------------------------------------
+    start = stage("5/5 export", "the best model as a bundle")
+    candidates = leaderboard[leaderboard["model"] != "dummy"]
+    best = str((candidates if len(candidates) else leaderboard).iloc[0]["model"])
+    bundle_path = export_bundle(
+        dataset, best, work / "models", eval_dir=eval_dir, input_path=work / "features" / "attention.pkl"
+    )
+    timings["export"] = time.perf_counter() - start
+
+    console.rule("[bold]done[/bold]")
+    total = sum(timings.values())
+    console.print("  ".join(f"{k} {v:.0f}s" for k, v in timings.items()) + f"  (total {total:.0f}s)")
+    typer.echo(
+        "\nOutputs:\n"
+        f"  release        {release}\n"
+        f"  check report   {work / 'check.json'}\n"
+        f"  features       {work / 'features' / 'attention.pkl'} (and .parquet)\n"
+        f"  evaluation     {eval_dir} (leaderboard.md, plots/, oof_predictions.parquet)\n"
+        f"  bundle         {bundle_path}\n"
+        "\nNext:\n"
+        f"  .venv/bin/kemo-attention dashboard --eval {eval_dir} --bundle {bundle_path} "
+        f"--release {release} --check {work / 'check.json'}\n"
+        f"  .venv/bin/kemo-attention serve {bundle_path}"
+    )
+
+
+def _print_leaderboard(console, leaderboard) -> None:
+    from rich.table import Table
+
+    table = Table(title="leaderboard (test folds, mean ± SD)")
+    columns = [("f1_macro", "macro F1"), ("roc_auc", "ROC AUC"), ("balanced_accuracy", "bal. acc."), ("accuracy", "acc.")]
+    table.add_column("model")
+    for _, title in columns:
+        table.add_column(title, justify="right")
+    for _, row in leaderboard.iterrows():
+        cells = []
+        for key, _ in columns:
+            mean, sd = row.get(f"{key}_mean"), row.get(f"{key}_std")
+            cells.append("-" if mean is None else f"{mean:.3f} ± {sd:.3f}")
+        table.add_row(str(row["model"]), *cells)
+    console.print(table)
