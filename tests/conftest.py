@@ -1,0 +1,7 @@
+"""Suite-wide settings: nothing phones home, plots render off-screen, no hung test lasts forever."""
+
+import os
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
