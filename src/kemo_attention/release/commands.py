@@ -1,9 +1,82 @@
-"""CLI verb(s) of this room (stub until the room is built)."""
+"""CLI verb of the release room: ``kemo-attention check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
-def check() -> None:
-    """Not built yet."""
-    typer.echo("not built yet")
-    raise typer.Exit(1)
+def check(
+    release: Path = typer.Argument(..., help="Release folder (holds SubjData/ and Sensor/P01/ ...)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON to stdout instead of tables."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON report to this file (atomically)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Participants read in parallel processes (1 = serial)."),
+    tz_offset: str = typer.Option("+09:00", "--tz-offset", help="Local time zone as a fixed offset, for the days."),
+) -> None:
+    """Check a K-EmoPhone release: files, rows, days and self-reports per participant, and its dirt.
+
+    Exit code 0 when the release is usable (dirt is reported, not fatal); 2 with the error
+    when it is not (no EsmResponse.csv, a file that cannot be read ...).
+    """
+    import json
+
+    from kemo_attention.compute import Executor
+    from kemo_attention.dataset import atomic_write
+    from kemo_attention.errors import DataError
+    from kemo_attention.release.check import check_release
+
+    executor = Executor("processes", workers=workers) if workers > 1 else Executor("serial", progress=True)
+    report = check_release(release, tz_offset=tz_offset, executor=executor)
+    payload = report.to_dict()
+    if out is not None:
+        text = json.dumps(payload, indent=1, ensure_ascii=False)
+        atomic_write(Path(out), lambda f: f.write(text.encode("utf-8")))
+    if as_json:
+        typer.echo(json.dumps(payload, indent=1, ensure_ascii=False))
+    else:
+        render_report(report)
+    if not report.usable:
+        errors = report.summary["fatal_errors"]
+        more = f" (and {len(errors) - 1} more fatal error(s); see the report)" if len(errors) > 1 else ""
+        raise DataError(f"release not usable: {errors[0]}{more}")
+
+
+def render_report(report) -> None:
+    """The per-participant table and the summary, with rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    s = report.summary
+    table = Table(title=f"Release {report.root}", show_lines=False)
+    for name, justify in (("pcode", "left"), ("files", "right"), ("rows", "right"), ("first day", "left"),
+                          ("last day", "left"), ("days", "right"), ("ESM (sched.)", "right"), ("problems", "right")):
+        table.add_column(name, justify=justify)
+    for p in report.participants:
+        sched = p["scheduled_responses"]
+        esm = f"{p['esm_responses']} ({sched})"
+        if sched < s["min_responses"]:
+            esm = f"[yellow]{esm}[/]"
+        problems = "[red]FATAL[/]" if p["fatal"] else (str(p["problems"]) if p["problems"] else "")
+        table.add_row(p["pcode"], f"{p['files']}/27", f"{p['rows']:,}", p["first_day"] or "-", p["last_day"] or "-",
+                      str(p["days"]), esm, problems)
+    console.print(table)
+    console.print(
+        f"participants: {s['participants']} with sensor folders, {s['participants_with_data']} with data; "
+        f"[bold]{s['participants_min_responses']}[/] with >= {s['min_responses']} scheduled responses\n"
+        f"self-reports: {s['esm_responses']:,} ({s['scheduled_responses']:,} scheduled, {s['voluntary_responses']:,} voluntary) "
+        f"from {s['esm_participants']} participants\n"
+        f"sensor rows: {s['total_rows']:,}; days: {s['first_day']} .. {s['last_day']} (local, {s['tz_offset']})"
+    )
+    if s["esm_only_participants"]:
+        console.print(f"self-reports but no sensor folder: {', '.join(s['esm_only_participants'])}")
+    if s["problems_by_kind"]:
+        kinds = ", ".join(f"{k} {v:,}" for k, v in s["problems_by_kind"].items())
+        console.print(f"problems ({s['problem_records']} records): {kinds}")
+    else:
+        console.print("problems: none")
+    for err in s["fatal_errors"]:
+        console.print(f"[red]fatal:[/] {err}")
+    console.print("[green]usable[/]" if report.usable else "[red]not usable[/]")

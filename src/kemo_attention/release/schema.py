@@ -31,6 +31,9 @@ class DataType:
     columns: tuple[Column, ...]  # besides ``timestamp``
     # Participants of the real release often lack these files; their absence is not a problem.
     often_missing: bool = False
+    # Several rows per timestamp are normal (a WiFi scan, an installed-app snapshot, an
+    # EXIT/ENTER transition pair): only rows repeating an earlier row whole count as duplicates.
+    multi_row: bool = False
 
     @property
     def file_name(self) -> str:
@@ -88,7 +91,7 @@ DATA_TYPES: dict[str, DataType] = {
                 for k in ("Still", "Unknown", "OnFoot", "Walking", "InVehicle", "OnBicycle", "Running", "Tilting")
             ),
         ),
-        DataType("ActivityTransition", "ACT", "phone", (_s("transitionType"),)),
+        DataType("ActivityTransition", "ACT", "phone", (_s("transitionType"),), multi_row=True),
         DataType(
             "AppUsageEvent",
             "APP",
@@ -118,6 +121,7 @@ DATA_TYPES: dict[str, DataType] = {
                 _b("isUpdatedSystemApp"),
                 _s("category"),
             ),
+            multi_row=True,
         ),
         DataType(
             "Location",
@@ -133,7 +137,7 @@ DATA_TYPES: dict[str, DataType] = {
             (_s("messageBox"), _b("isPinned"), _f("timesContacted", 0, 1e6), _s("number"), _s("contact"), _b("isStarred"), _s("messageClass")),
             often_missing=True,
         ),
-        DataType("WiFi", "WIF", "phone", (_s("bssid"), _f("frequency", 2000, 7000), _f("rssi", -150, 0))),
+        DataType("WiFi", "WIF", "phone", (_s("bssid"), _f("frequency", 2000, 7000), _f("rssi", -150, 0)), multi_row=True),
         DataType("ScreenEvent", "SCR", "phone", (_s("type"),)),
         DataType("RingerModeEvent", "RNG", "phone", (_s("type"),), often_missing=True),
         DataType("ChargeEvent", "CHG", "phone", (_s("type"),)),
