@@ -1,13 +1,57 @@
-"""CLI verbs of this room (stub until the room is built)."""
+"""CLI verbs ``export`` and ``serve``. Heavy imports stay inside the functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
-def export() -> None:
-    """Not built yet."""
-    raise typer.Exit(1)
+def export(
+    data: Path = typer.Argument(..., help="Feature file: attention.pkl (or any shape `load_dataset` accepts) or .parquet."),
+    model: str = typer.Option("lgbm", "--model", help="Model to fit: logreg, rf, lgbm, voting, evxgb or dummy."),
+    out: Path = typer.Option(Path("models"), "--out", help="Folder for the bundle (<label>-<model>.pkl + .manifest.json)."),
+    eval_dir: Path = typer.Option(None, "--eval", help="An `evaluate` output folder: its leaderboard row becomes the bundle's cv_scores."),
+    fmt: str = typer.Option("pickle", "--format", help="pickle (the .pkl users expect) or skops (safer to load)."),
+) -> None:
+    """Fit a model on every sample of DATA and write it as a bundle for `serve` and the dashboard.
+
+    A pickle runs code when loaded: share and load only bundles you trust. The manifest
+    records the file's SHA-256, and loading refuses a file that does not match it.
+    """
+    from kemo_attention.bundle import BundleError, export_bundle, manifest_path_for
+    from kemo_attention.dataset import DatasetFormatError, load_dataset
+
+    try:
+        dataset = load_dataset(data)
+    except DatasetFormatError as exc:
+        raise BundleError(str(exc)) from exc
+    path = export_bundle(dataset, model, out, eval_dir=eval_dir, fmt=fmt, input_path=data)
+    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {manifest_path_for(path)}")
+    typer.echo(f"serve it with: kemo-attention serve {path}")
 
 
-def serve() -> None:
-    """Not built yet."""
-    raise typer.Exit(1)
+def serve(
+    bundle: Path = typer.Argument(..., help="The bundle's .pkl (or .skops) file; its .manifest.json must be beside it."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes the API to the network)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    max_body_mb: float = typer.Option(20.0, "--max-body-mb", help="Largest request body accepted, in MB (413 beyond)."),
+) -> None:
+    """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
+
+    The bundle is checked (SHA-256, library versions) before the server starts; a bundle that
+    fails a check is refused with a message and a non-zero exit.
+    """
+    import uvicorn
+
+    from kemo_attention.bundle import load_bundle
+    from kemo_attention.errors import KemoError
+    from kemo_attention.serve.app import create_app
+
+    if max_body_mb <= 0:
+        raise KemoError(f"--max-body-mb must be positive; got {max_body_mb}")
+    loaded = load_bundle(bundle)  # refuse a bad bundle before binding the port
+    app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded)
+    typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")

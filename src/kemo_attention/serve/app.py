@@ -1,0 +1,214 @@
+"""The inference API: ``create_app(bundle_path)`` returns a FastAPI app serving one bundle.
+
+Routes: ``GET /health``, ``GET /model`` (the manifest), ``POST /predict`` (feature rows),
+``POST /predict/raw`` (raw sensor records of one participant -> the same feature code as
+training -> a prediction). OpenAPI docs at ``/docs``.
+
+Every bad request gets a 4xx whose JSON ``detail`` says what is wrong; a body larger than
+``max_body_mb`` gets 413 before it is parsed. The bundle is loaded in the lifespan (not at
+import) and handed to routes through a dependency. Prediction is CPU-bound, so the
+endpoints are plain ``def`` (FastAPI runs them in its thread pool).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from kemo_attention.bundle import Bundle, load_bundle
+from kemo_attention.errors import KemoError
+from kemo_attention.serve.schemas import (
+    ErrorResponse,
+    HealthResponse,
+    ModelManifest,
+    PredictRequest,
+    PredictResponse,
+    RawPredictRequest,
+    RawPredictResponse,
+)
+from kemo_attention.serve.service import PredictionService, RequestError
+
+log = logging.getLogger("kemo_attention.serve")
+DEFAULT_MAX_BODY_MB = 20.0
+_ERRORS = {
+    409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+    422: {"model": ErrorResponse, "description": "The request is not valid for this bundle"},
+}
+
+router = APIRouter()
+
+
+def get_service(request: Request) -> PredictionService:
+    return request.app.state.service
+
+
+@router.get("/health", response_model=HealthResponse, summary="Liveness and which bundle is served")
+def health(service: PredictionService = Depends(get_service)) -> dict[str, Any]:
+    return {"status": "ok", "model": service.model, "bundle_version": service.version}
+
+
+@router.get("/model", response_model=ModelManifest, summary="The bundle's manifest")
+def model(service: PredictionService = Depends(get_service)) -> dict[str, Any]:
+    return service.bundle.manifest
+
+
+@router.post("/predict", response_model=PredictResponse, responses=_ERRORS, summary="Predict from feature rows")
+def predict(body: PredictRequest, service: PredictionService = Depends(get_service)) -> dict[str, Any]:
+    """P(label = 1) per row. A row must hold every feature of the bundle (``GET /model``
+    lists them) unless ``fill_missing`` is true; unknown names are reported, not used."""
+    return service.predict_rows(body.all_rows(), body.fill_missing)
+
+
+@router.post("/predict/raw", response_model=RawPredictResponse, responses=_ERRORS, summary="Predict from raw sensor records")
+def predict_raw(body: RawPredictRequest, service: PredictionService = Depends(get_service)) -> dict[str, Any]:
+    """Features are computed from the records with the training code (causal mode), then
+    predicted. Bundles trained on reference-mode features are refused (409): those
+    features use data recorded after the prompt and cannot be computed live."""
+    return service.predict_raw(body)
+
+
+# --------------------------------------------------------------------------- body limit
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with 413: at once when Content-Length says
+    so, else while reading the streamed body (chunked uploads have no Content-Length)."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, int(max_bytes)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                return await _json(send, 400, f"Content-Length {length.decode(errors='replace')!r} is not a number")
+            if declared > self.max_bytes:
+                return await self._too_large(send, declared)
+        chunks, total = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # client went away
+                return
+            body = message.get("body", b"")
+            total += len(body)
+            if total > self.max_bytes:
+                return await self._too_large(send, None)
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _too_large(self, send, declared: int | None) -> None:
+        size = f"{declared / 2**20:.1f} MB" if declared is not None else "more than that"
+        await _json(
+            send, 413,
+            f"request body too large: {size}; the limit is {self.max_bytes / 2**20:g} MB "
+            f"(`kemo-attention serve --max-body-mb`); send fewer rows or records per request",
+            close=True,
+        )
+
+
+async def _json(send, status: int, detail: str, close: bool = False) -> None:
+    import json
+
+    payload = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+# --------------------------------------------------------------------------- errors
+def _loc(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"loc": _loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in exc.errors()]
+    head = "; ".join(f"{e['loc']}: {e['message']}" for e in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return JSONResponse(status_code=422, content={"detail": f"invalid request: {head}{more}", "errors": errors[:50]})
+
+
+async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content={"detail": exc.message, **exc.extra})
+
+
+async def _kemo_error(request: Request, exc: KemoError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # Catch-all for errors raised while processing the request's data (pandas/numpy/polars
+    # complaints about values): the client can act on them, so 422 with the message, not 500.
+    log.warning("request data error on %s: %s: %s", request.url.path, type(exc).__name__, exc)
+    return JSONResponse(status_code=422, content={"detail": f"cannot process the request data ({type(exc).__name__}: {exc})"})
+
+
+def _data_exceptions() -> tuple[type[BaseException], ...]:
+    kinds: list[type[BaseException]] = [ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError]
+    try:
+        import polars.exceptions as pe
+
+        kinds.append(pe.PolarsError)
+    except (ImportError, AttributeError):
+        pass
+    return tuple(kinds)
+
+
+# --------------------------------------------------------------------------- factory
+def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None) -> FastAPI:
+    """The API for the bundle at ``bundle_path`` (loaded and checked at start-up).
+
+    ``bundle`` skips the load when the caller has already loaded that bundle (``serve``
+    loads it first, so a bad bundle is reported before the server starts).
+    """
+    from kemo_attention import __version__
+
+    bundle_path = Path(bundle_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loaded = bundle if bundle is not None else load_bundle(bundle_path)
+        app.state.service = PredictionService(loaded)
+        log.info("serving %s (%s)", loaded.path, loaded.bundle_version)
+        yield
+
+    app = FastAPI(
+        title="kemo-attention inference API",
+        version=__version__,
+        description=(
+            "Attention (focused / not focused) from smartphone and wristband sensing. "
+            "`POST /predict` takes feature rows; `POST /predict/raw` takes recent raw sensor records "
+            "and computes the features with the training code."
+        ),
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestError, _request_error)
+    app.add_exception_handler(KemoError, _kemo_error)
+    for kind in _data_exceptions():
+        app.add_exception_handler(kind, _data_error)
+    app.add_middleware(BodySizeLimit, max_bytes=int(max_body_mb * 2**20))
+    return app
