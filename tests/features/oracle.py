@@ -468,3 +468,81 @@ def feature_row(
         row.update(feats)
     row.update(label_history(prompt_ms, past_labels))
     return row
+
+
+# --------------------------------------------------------------------------- random inputs
+# Hypothesis strategies shared by the oracle and leakage tests. Values are dyadic (k / 64) so
+# that bin sums are exact whatever the summation order, and float32-exact.
+
+BASE_MS = 1_557_241_200_000  # 2019-05-08 00:00:00 +09:00
+
+NUMERIC_TEST_STREAMS = ("HRT", "EDA", "ACC_MAG")  # steps 1000, 500, 250 ms
+CATEGORICAL_TEST_STREAMS = ("SCR", "CHG", "APP_CAT", "APP_PAC", "CON")
+OUTSIDE_VALUES = ("UNDEFINED", "zz-unknown")  # not in any category list
+UNBOUNDED_VALUES = ("com.a", "com.b", "com.c", "geo7abc")
+
+
+def _strategies():
+    from hypothesis import strategies as st  # test-only dependency
+
+    return st
+
+
+def dyadic_values():
+    st = _strategies()
+    return st.integers(-4096, 4096).map(lambda k: k / 64)
+
+
+def category_values(stream: OracleStream):
+    st = _strategies()
+    pool = list(stream.categories) if stream.categories else list(UNBOUNDED_VALUES)
+    return st.sampled_from([*pool, None, *OUTSIDE_VALUES])
+
+
+def stream_times(step: int, max_bursts: int = 4, max_burst: int = 12):
+    """Sorted int64 times: dense bursts (gaps of 0 = duplicated timestamp .. 2 steps)
+    separated by gaps from 0 to 3 hours."""
+    st = _strategies()
+
+    @st.composite
+    def build(draw):
+        cursor = BASE_MS + draw(st.integers(0, 86_400_000))
+        times = []
+        for _ in range(draw(st.integers(0, max_bursts))):
+            cursor += draw(st.sampled_from([0, 1, 999, 30_000, 600_000, 3_600_000, 10_800_000]))
+            cursor += draw(st.integers(0, step))
+            gaps = draw(st.lists(st.one_of(st.just(0), st.integers(1, 2 * step)), min_size=1, max_size=max_burst))
+            for gap in gaps:
+                cursor += gap
+                times.append(cursor)
+        return np.array(times, dtype=np.int64)
+
+    return build()
+
+
+def prompt_times(times: np.ndarray, step: int):
+    """1-4 prompt times T near the data, many on the edges: a sample at T (must not count), at
+    t = T - 1, at t - W (inclusive); a grid point at t or t - W; before, inside, after the data."""
+    st = _strategies()
+    edges = [0, 1, 2, -1, step // 2]
+    for _, length in WINDOWS:
+        edges += [length + 1, length, length + 2]
+
+    @st.composite
+    def build(draw):
+        out = []
+        for _ in range(draw(st.integers(1, 4))):
+            if len(times) == 0:
+                out.append(BASE_MS + draw(st.integers(0, 86_400_000)))
+                continue
+            how = draw(st.sampled_from(["sample", "grid", "anywhere"]))
+            if how == "sample":
+                out.append(int(draw(st.sampled_from(times.tolist()))) + draw(st.sampled_from(edges)))
+            elif how == "grid":
+                k = draw(st.integers(0, (int(times[-1]) - int(times[0])) // step + 2))
+                out.append(int(times[0]) + k * step + draw(st.sampled_from(edges)))
+            else:
+                out.append(draw(st.integers(int(times[0]) - 3_600_000, int(times[-1]) + 7 * 3_600_000)))
+        return out
+
+    return build()
