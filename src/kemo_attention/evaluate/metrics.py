@@ -1,0 +1,161 @@
+"""Scores of one (y_true, P(y=1)) pair: every metric of spec/evaluation.md, never a crash.
+
+A prediction is class 1 when P(y=1) > 0.5 (ties go to class 0, as ``argmax`` does in the
+estimators' own ``predict``).
+
+Undefined values are NaN, never a made-up number:
+
+* recall of a class absent from y_true: NaN;
+* precision of a class never predicted: 0 when the class is present (all of it was
+  missed), NaN when it is also absent from y_true (nothing to score);
+* F1 of a class: NaN only when the class is absent and never predicted;
+* macro precision/recall/F1, balanced accuracy, G-mean, MCC, ROC AUC: NaN when y_true
+  holds one class (a one-class fold or participant); MCC is 0 when y_true has both classes
+  but all predictions are one class (its usual convention);
+* PR AUC of class c (average precision, the step-wise area): NaN when c is absent;
+  its chance level is the share of class c;
+* log loss and Brier score: always defined (probabilities clipped to [1e-15, 1 - 1e-15]).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+METRIC_COLUMNS = (
+    "n", "n_0", "n_1", "tn", "fp", "fn", "tp",
+    "accuracy", "balanced_accuracy", "gmean", "mcc",
+    "precision_macro", "recall_macro", "f1_macro",
+    "precision_0", "recall_0", "f1_0", "precision_1", "recall_1", "f1_1",
+    "roc_auc", "pr_auc_0", "pr_auc_1", "pr_chance_0", "pr_chance_1",
+    "log_loss", "brier",
+)  # fmt: skip
+COUNT_COLUMNS = ("n", "n_0", "n_1", "tn", "fp", "fn", "tp")
+SCORE_COLUMNS = tuple(c for c in METRIC_COLUMNS if c not in COUNT_COLUMNS)
+PARTICIPANT_COLUMNS = ("n", "n_1", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc")
+
+_NAN = float("nan")
+_EPS = 1e-15
+
+
+def predict_labels(proba) -> np.ndarray:
+    """Class 1 where P(y=1) > 0.5."""
+    return (np.asarray(proba, dtype=float) > 0.5).astype(int)
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b else _NAN
+
+
+def _class_scores(tp: int, fp: int, fn: int, present: bool) -> tuple[float, float, float]:
+    recall = _div(tp, tp + fn) if present else _NAN
+    if tp + fp:
+        precision = tp / (tp + fp)
+    else:
+        precision = 0.0 if present else _NAN
+    f1 = _div(2 * tp, 2 * tp + fp + fn)
+    return precision, recall, f1
+
+
+def _threshold_counts(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives when predicting 1 for score >= each distinct score (descending)."""
+    order = np.argsort(-score, kind="mergesort")
+    s, t = score[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), t.shape[0] - 1]  # end of each tie block
+    tps = np.cumsum(t)[last].astype(float)
+    fps = (last + 1) - tps
+    return tps, fps
+
+
+def roc_auc(y_true, score) -> float:
+    """Area under the ROC curve (ties count one half); NaN unless both classes are present."""
+    y = np.asarray(y_true).astype(int)
+    s = np.asarray(score, dtype=float)
+    n1 = int(y.sum())
+    n0 = y.shape[0] - n1
+    if n0 == 0 or n1 == 0:
+        return _NAN
+    tps, fps = _threshold_counts(y, s)
+    tpr = np.r_[0.0, tps / n1]
+    fpr = np.r_[0.0, fps / n0]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # trapezoids = Mann-Whitney U
+
+
+def roc_points(y_true, score) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0)."""
+    y = np.asarray(y_true).astype(int)
+    tps, fps = _threshold_counts(y, np.asarray(score, dtype=float))
+    return np.r_[0.0, fps / max(fps[-1], 1)], np.r_[0.0, tps / max(tps[-1], 1)]
+
+
+def pr_points(y_true, score) -> tuple[np.ndarray, np.ndarray]:
+    """(recall, precision) at every distinct threshold, with (0, 1) first."""
+    y = np.asarray(y_true).astype(int)
+    tps, fps = _threshold_counts(y, np.asarray(score, dtype=float))
+    return np.r_[0.0, tps / max(tps[-1], 1)], np.r_[1.0, tps / (tps + fps)]
+
+
+def average_precision(y_true, score) -> float:
+    """Step-wise area under the precision-recall curve of class 1: sum (R_k - R_k-1) P_k."""
+    y = np.asarray(y_true).astype(int)
+    if y.sum() == 0:
+        return _NAN
+    recall, precision = pr_points(y, score)
+    return float(np.sum(np.diff(recall) * precision[1:]))
+
+
+def binary_metrics(y_true, proba) -> dict[str, float]:
+    """Every column of :data:`METRIC_COLUMNS` for one set of rows (module docstring)."""
+    y = np.asarray(y_true).astype(int).ravel()
+    p = np.asarray(proba, dtype=float).ravel()
+    if y.shape != p.shape:
+        raise ValueError(f"y_true has {y.shape[0]} entries but proba has {p.shape[0]}")
+    n = int(y.shape[0])
+    out: dict[str, float] = {c: _NAN for c in METRIC_COLUMNS}
+    out.update(n=n, n_0=int((y == 0).sum()), n_1=int((y == 1).sum()))
+    pred = predict_labels(p)
+    tp = int(((pred == 1) & (y == 1)).sum())
+    tn = int(((pred == 0) & (y == 0)).sum())
+    fp = int(((pred == 1) & (y == 0)).sum())
+    fn = int(((pred == 0) & (y == 1)).sum())
+    out.update(tn=tn, fp=fp, fn=fn, tp=tp)
+    if n == 0:
+        return out
+    both = out["n_0"] > 0 and out["n_1"] > 0
+    out["accuracy"] = (tp + tn) / n
+    p0, r0, f0 = _class_scores(tn, fn, fp, present=out["n_0"] > 0)  # class 0: its "tp" is tn
+    p1, r1, f1 = _class_scores(tp, fp, fn, present=out["n_1"] > 0)
+    out.update(precision_0=p0, recall_0=r0, f1_0=f0, precision_1=p1, recall_1=r1, f1_1=f1)
+    out["pr_chance_0"] = out["n_0"] / n
+    out["pr_chance_1"] = out["n_1"] / n
+    pc = np.clip(p, _EPS, 1 - _EPS)
+    out["log_loss"] = float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
+    out["brier"] = float(np.mean((p - y) ** 2))
+    if out["n_1"] > 0:
+        out["pr_auc_1"] = average_precision(y, p)
+    if out["n_0"] > 0:
+        out["pr_auc_0"] = average_precision(1 - y, 1 - p)
+    if both:
+        out["precision_macro"] = (p0 + p1) / 2
+        out["recall_macro"] = (r0 + r1) / 2
+        out["f1_macro"] = (f0 + f1) / 2
+        out["balanced_accuracy"] = (r0 + r1) / 2
+        out["gmean"] = math.sqrt(r0 * r1)
+        denom = math.sqrt(float(tp + fp) * float(tp + fn) * float(tn + fp) * float(tn + fn))
+        out["mcc"] = (tp * tn - fp * fn) / denom if denom else 0.0
+        out["roc_auc"] = roc_auc(y, p)
+    return out
+
+
+def participant_metrics(y_true, proba, pcodes) -> list[dict]:
+    """One row per participant: pcode and :data:`PARTICIPANT_COLUMNS` (NaN with one class)."""
+    y = np.asarray(y_true).astype(int)
+    p = np.asarray(proba, dtype=float)
+    pcodes = np.asarray(pcodes).astype(str)
+    rows = []
+    for code in np.unique(pcodes):
+        m = pcodes == code
+        full = binary_metrics(y[m], p[m])
+        rows.append({"pcode": code, **{c: full[c] for c in PARTICIPANT_COLUMNS}})
+    return rows

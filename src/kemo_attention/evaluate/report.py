@@ -1,0 +1,227 @@
+"""The run folder: tables, leaderboard, manifest, written completely or not at all.
+
+Layout (interfaces.md)::
+
+    manifest.json  fold_metrics.csv  leaderboard.csv  leaderboard.md  oof_predictions.parquet
+    selected_features.csv  participant_scores.csv  plots/{roc,pr,confusion,top_features,participants}.png
+
+Everything goes into a hidden ``.<name>.tmp-*`` folder beside the target; ``manifest.json``
+(with ``"complete": true``) is the last file written, then the folder is renamed into place.
+An existing target is moved aside only once the new folder is complete, and deleted after
+the new one took its place. A run that fails or is interrupted leaves at most a hidden
+temporary folder without a manifest, never a complete-looking ``eval/<label>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kemo_attention.evaluate.metrics import SCORE_COLUMNS
+
+OUTPUT_FILES = (
+    "manifest.json",
+    "fold_metrics.csv",
+    "leaderboard.csv",
+    "leaderboard.md",
+    "oof_predictions.parquet",
+    "selected_features.csv",
+    "participant_scores.csv",
+    "plots/roc.png",
+    "plots/pr.png",
+    "plots/confusion.png",
+    "plots/top_features.png",
+    "plots/participants.png",
+)
+
+
+# ---------------------------------------------------------------------------- tables
+def leaderboard(fold_metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean and SD (ddof=1) across folds of every test score, one row per model.
+
+    NaN folds (e.g. macro F1 of a one-class participant under ``logo``) are skipped.
+    Sorted by f1_macro_mean descending (NaN last); ties keep the run's model order.
+    """
+    test = fold_metrics[fold_metrics["split"] == "test"]
+    rows = []
+    for model, part in test.groupby("model", sort=False):
+        row: dict[str, Any] = {"model": model}
+        for col in SCORE_COLUMNS:
+            values = part[col].to_numpy(dtype=float)
+            values = values[~np.isnan(values)]
+            row[f"{col}_mean"] = float(values.mean()) if values.size else math.nan
+            row[f"{col}_std"] = float(values.std(ddof=1)) if values.size > 1 else math.nan
+        rows.append(row)
+    board = pd.DataFrame(rows)
+    return board.sort_values("f1_macro_mean", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def leaderboard_markdown(board: pd.DataFrame, title: str = "Leaderboard") -> str:
+    """The leaderboard as a Markdown table (same columns as the CSV, 3 decimals)."""
+    cols = list(board.columns)
+    lines = [f"# {title}", "", "Test-fold scores: mean and SD across folds, sorted by macro F1.", ""]
+    lines.append("| " + " | ".join(cols) + " |")
+    lines.append("|" + "|".join("---" if c == "model" else "---:" for c in cols) + "|")
+    for _, row in board.iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            cells.append(str(v) if c == "model" else ("" if pd.isna(v) else f"{v:.3f}"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fixed_offset(text: str) -> dt.timezone:
+    text = str(text or "+09:00").strip()
+    sign = -1 if text.startswith("-") else 1
+    hh, _, mm = text.lstrip("+-").partition(":")
+    try:
+        return dt.timezone(sign * dt.timedelta(hours=int(hh), minutes=int(mm or 0)))
+    except ValueError:
+        return dt.timezone(dt.timedelta(hours=9))
+
+
+def prompt_times(dataset) -> pd.Series:
+    """Prompt time of every sample as a tz-aware datetime Series (all null when unknown).
+
+    From ``date_times`` (naive values are taken as local time at the dataset's
+    ``tz_offset``, default +09:00), else from ``meta["prompt_time_ms"]``.
+    """
+    tz = _fixed_offset(dataset.meta.get("tz_offset", "+09:00"))
+    n = len(dataset)
+    empty = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ms, UTC]")
+    values = dataset.date_times
+    try:
+        if values is not None:
+            try:
+                s = pd.to_datetime(pd.Series(list(values)), errors="coerce")
+            except (ValueError, TypeError):  # mixed offsets
+                s = pd.to_datetime(pd.Series(list(values)), errors="coerce", utc=True)
+            if not isinstance(s.dtype, pd.DatetimeTZDtype):
+                s = s.dt.tz_localize(tz)
+            return s.dt.tz_convert(tz).astype(pd.DatetimeTZDtype("ms", tz)).reset_index(drop=True)
+        ms = dataset.meta.get("prompt_time_ms")
+        if ms is not None and len(ms) == n:
+            s = pd.to_datetime(pd.Series(np.asarray(ms, dtype="int64")), unit="ms", utc=True)
+            return s.dt.tz_convert(tz).astype(pd.DatetimeTZDtype("ms", tz))
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        pass
+    return empty
+
+
+# ---------------------------------------------------------------------------- manifest
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("kemo-attention", "numpy", "pandas", "scikit-learn", "imbalanced-learn", "lightgbm", "xgboost-cpu", "xgboost", "ray", "pyarrow", "matplotlib"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _input_info(dataset, input_path) -> dict[str, Any]:
+    from kemo_attention.dataset import file_sha256
+
+    path = Path(input_path) if input_path else None
+    return {
+        "path": str(path) if path else dataset.meta.get("source"),
+        "sha256": file_sha256(path) if path and path.is_file() else None,
+        "n_samples": int(len(dataset)),
+        "n_features": int(dataset.X.shape[1]),
+        "n_bool_features": len(dataset.bool_columns),
+        "n_participants": int(np.unique(dataset.group).shape[0]),
+        "n_positive": int(dataset.y.sum()),
+    }
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+# ---------------------------------------------------------------------------- the folder
+def write_run_folder(out_dir, *, dataset, tables, run_info, timings, notes, input_path, started) -> Path:
+    """Write every output file into a temporary folder, then rename it to ``out_dir``."""
+    from kemo_attention.evaluate import plots
+    from kemo_attention.evaluate.runner import label_name
+    from kemo_attention.models.zoo import describe_model
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir}: exists and is not a folder; choose another --out")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
+    try:
+        write_started = time.perf_counter()
+        tables["fold_metrics"].to_csv(tmp / "fold_metrics.csv", index=False)
+        tables["leaderboard"].to_csv(tmp / "leaderboard.csv", index=False)
+        label = label_name(dataset)
+        (tmp / "leaderboard.md").write_text(leaderboard_markdown(tables["leaderboard"], f"Leaderboard: {label}"))
+        tables["oof"].to_parquet(tmp / "oof_predictions.parquet", index=False)
+        tables["selected_features"].to_csv(tmp / "selected_features.csv", index=False)
+        tables["participant_scores"].to_csv(tmp / "participant_scores.csv", index=False)
+        plots_started = time.perf_counter()
+        plots.write_plots(tmp / "plots", tables)
+        now = time.perf_counter()
+        manifest = {
+            "label": label,
+            "feature_mode": dataset.feature_mode,
+            "settings": run_info,
+            "input": _input_info(dataset, input_path),
+            "dataset_meta": {k: v for k, v in dataset.meta.items() if k != "prompt_time_ms"},
+            "models": {m: describe_model(m) for m in run_info["models"]},
+            "versions": library_versions(),
+            "timings": {
+                **timings,
+                "plots_s": round(now - plots_started, 3),
+                "write_s": round(now - write_started, 3),
+                "total_s": round(now - started, 3),
+            },
+            "notes": notes,
+            "files": list(OUTPUT_FILES),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "complete": True,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default, allow_nan=True))
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        os.rename(tmp, out_dir)
+        return
+    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(out_dir, old)
+    try:
+        os.rename(tmp, out_dir)
+    except BaseException:
+        os.rename(old, out_dir)  # put the previous run back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
