@@ -72,20 +72,26 @@ class Source:
 
     name: str  # file path, or "<Type> records"
     records: bool = False
-    keys: dict[str, str] | None = None  # canonical column -> the key/header as the input spelled it
+    # canonical column -> the header cell as the file spelled it; for records, the key as each
+    # record spelled it (a list, one entry per record, None where the record lacks it)
+    keys: dict[str, str | list] | None = None
 
     def where(self, row: int) -> str:
         if self.records:
             return f"record {row - 1} (0-based index)"
         return f"data row {row} (rows counted from 1 after the header; line {row + 1} of the file)"
 
-    def key(self, column: str) -> str:
-        return (self.keys or {}).get(column, column)
+    def key(self, column: str, row: int | None = None) -> str:
+        spelled = (self.keys or {}).get(column, column)
+        if isinstance(spelled, list):
+            first = next((k for k in spelled if k), column)
+            return (spelled[row - 1] or column) if row is not None else first
+        return spelled
 
     def error(self, message: str, row: int | None, column: str) -> DataError:
         where = f"{self.where(row)}: " if row is not None else ""
         if self.records:
-            return DataError(f"{where}{message}", file=self.name, column=self.key(column))
+            return DataError(f"{where}{message}", file=self.name, column=self.key(column, row))
         return DataError(f"{where}{message}", file=self.name, row=row, column=self.key(column))
 
 

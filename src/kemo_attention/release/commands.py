@@ -23,7 +23,6 @@ def check(
     import json
 
     from kemo_attention.compute import Executor
-    from kemo_attention.dataset import atomic_write
     from kemo_attention.errors import DataError
     from kemo_attention.release.check import check_release
 
@@ -31,6 +30,8 @@ def check(
     report = check_release(release, tz_offset=tz_offset, executor=executor)
     payload = report.to_dict()
     if out is not None:
+        from kemo_attention.dataset import atomic_write  # imports pandas: only when writing
+
         text = json.dumps(payload, indent=1, ensure_ascii=False)
         atomic_write(Path(out), lambda f: f.write(text.encode("utf-8")))
     if as_json:
@@ -48,7 +49,7 @@ def render_report(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(soft_wrap=True)  # summary lines are not cut at 80 columns when piped
     s = report.summary
     table = Table(title=f"Release {report.root}", show_lines=False)
     for name, justify in (("pcode", "left"), ("files", "right"), ("rows", "right"), ("first day", "left"),

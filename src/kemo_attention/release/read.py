@@ -189,7 +189,7 @@ def frame_from_records(data_type: DataType, records: list[dict]) -> pl.DataFrame
     where = f"{data_type.name} records"
     wanted = {n.lower(): n for n in (TIMESTAMP, *data_type.column_names)}
     columns: dict[str, list] = {n: [] for n in wanted.values()}
-    keys: dict[str, str] = {}
+    keys: dict[str, list] = {n: [] for n in columns}  # each record's spelling, for error messages
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise DataError(f"record {i} (0-based index): expected an object of column: value, got {type(record).__name__}", file=where)
@@ -198,10 +198,11 @@ def frame_from_records(data_type: DataType, records: list[dict]) -> pl.DataFrame
             canon = wanted.get(str(key).strip().lower())
             if canon is None:
                 continue
-            keys.setdefault(canon, str(key))
-            seen[canon] = _cell_text(value, i, str(key), where)
+            seen[canon] = (str(key), _cell_text(value, i, str(key), where))
         for canon in columns:
-            columns[canon].append(seen.get(canon))
+            key, text = seen.get(canon, (None, None))
+            columns[canon].append(text)
+            keys[canon].append(key)
     if not records:
         return empty_frame(data_type)
     raw = pl.DataFrame(columns, schema={n: pl.String for n in columns}).with_row_index(ROW, offset=1)

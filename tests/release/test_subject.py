@@ -1,0 +1,55 @@
+import csv
+from pathlib import Path
+
+import polars as pl
+import pytest
+from release_writer import write_csv, write_release
+
+from kemo_attention.errors import DataError
+from kemo_attention.release.read import read_esm, read_userinfo
+from kemo_attention.release.schema import ESM_COLUMNS, USERINFO_COLUMNS
+
+REAL_ESM = Path("/work/shared/data/EsmResponse-1966.csv")
+
+
+@pytest.mark.skipif(not REAL_ESM.exists(), reason="the real ESM sample is not here")
+def test_real_esm_sample_loads():
+    esm = read_esm(REAL_ESM)
+    assert esm.columns == [c.name for c in ESM_COLUMNS]
+    assert esm.height == 1966 and esm["pcode"].n_unique() == 63
+    assert esm["scheduledTime"].null_count() == 0  # the sample holds scheduled responses only
+    assert esm.schema["responseTime"] == pl.Int64 and esm.schema["attention"] == pl.Int64
+    # independent count of the Excel "#N/A" durations, read with the csv module
+    with open(REAL_ESM, encoding="utf-8") as f:
+        na = sum(1 for row in csv.DictReader(f) if row["Duration"] == "#N/A")
+    assert na > 0 and esm["duration"].null_count() == na
+    assert esm["attention"].min() >= -3 and esm["attention"].max() <= 3
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_esm_voluntary_responses_have_null_scheduled_time(tmp_path, legacy):
+    root = write_release(tmp_path / "r", {"P01": {}}, esm={"P01": (3, 2)}, legacy=legacy)
+    esm = read_esm(root / "SubjData" / "EsmResponse.csv")
+    assert esm.columns == [c.name for c in ESM_COLUMNS]
+    assert esm["scheduledTime"].null_count() == 2 and esm.height == 5
+    info = read_userinfo(root / "SubjData" / "UserInfo.csv")
+    assert info.columns == [c.name for c in USERINFO_COLUMNS]
+    assert info.row(0) == ("P01", "2019-05-05", 22.0, "M", 9.0, 9.0, 9.0, 9.0, 9.0, 15.0, 5.0, 10.0)
+
+
+def test_esm_bad_cells_are_fatal_with_row_and_column(tmp_path):
+    header = ["Pcode", "ResponseTime", "ScheduledTime", "Valence", "Arousal", "Attention", "Stress", "Duration", "Disturbance", "Change"]
+    rows = [["P01", 10, 5, 0, 0, 1, 0, 5, 0, 0], ["P01", 20, "", 0, 0, "very", 0, 5, 0, 0]]
+    with pytest.raises(DataError, match=r"EsmResponse.csv, row 2, column 'Attention': .*expected an integer, got 'very'"):
+        read_esm(write_csv(tmp_path / "EsmResponse.csv", header, rows))
+    rows = [["P01", "", 5, 0, 0, 1, 0, 5, 0, 0]]
+    with pytest.raises(DataError, match=r"row 1, column 'ResponseTime': .*got an empty cell"):
+        read_esm(write_csv(tmp_path / "EsmResponse.csv", header, rows))
+
+
+def test_esm_missing_column_and_missing_file(tmp_path):
+    path = write_csv(tmp_path / "EsmResponse.csv", ["pcode", "responseTime"], [["P01", 1]])
+    with pytest.raises(DataError, match=r"missing column\(s\) \['scheduledTime', 'valence'"):
+        read_esm(path)
+    with pytest.raises(DataError, match="file not found"):
+        read_esm(tmp_path / "nope.csv")
