@@ -1,0 +1,45 @@
+"""What the dashboard was started with: four optional paths, passed from the CLI in env vars.
+
+Environment variables (rather than ``streamlit run app.py -- args``) because they reach the
+script the same way under ``streamlit run`` and under ``streamlit.testing.v1.AppTest``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_EVAL = "KEMO_DASHBOARD_EVAL"
+ENV_BUNDLE = "KEMO_DASHBOARD_BUNDLE"
+ENV_RELEASE = "KEMO_DASHBOARD_RELEASE"
+ENV_CHECK = "KEMO_DASHBOARD_CHECK"
+ENV_VARS = (ENV_EVAL, ENV_BUNDLE, ENV_RELEASE, ENV_CHECK)
+
+# Local time of prompts when no artefact says otherwise (the release's, spec: Korea).
+DEFAULT_TZ_OFFSET = "+09:00"
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """Inputs of one dashboard session; ``None`` = not given (the page that needs it says so)."""
+
+    eval_dir: Path | None = None
+    bundle: Path | None = None
+    release: Path | None = None
+    check: Path | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> DashboardConfig:
+        env = os.environ if environ is None else environ
+
+        def path(key: str) -> Path | None:
+            value = env.get(key, "").strip()
+            return Path(value) if value else None
+
+        return cls(path(ENV_EVAL), path(ENV_BUNDLE), path(ENV_RELEASE), path(ENV_CHECK))
+
+    def to_env(self) -> dict[str, str]:
+        """Absolute paths for the Streamlit subprocess (its working folder may differ)."""
+        pairs = ((ENV_EVAL, self.eval_dir), (ENV_BUNDLE, self.bundle), (ENV_RELEASE, self.release), (ENV_CHECK, self.check))
+        return {key: str(value.resolve()) if value is not None else "" for key, value in pairs}

@@ -1,0 +1,170 @@
+"""Models page: leaderboard, ROC / PR curves, confusion matrices, per-participant spread."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from kemo_attention.dashboard import data
+from kemo_attention.dashboard.config import DashboardConfig
+from kemo_attention.dashboard.views.common import eval_or_stop
+
+METRIC_HELP = {
+    "f1_macro": "macro F1",
+    "balanced_accuracy": "balanced acc.",
+    "roc_auc": "ROC AUC",
+    "pr_auc_1": "PR AUC (1)",
+    "mcc": "MCC",
+    "accuracy": "accuracy",
+    "log_loss": "log loss ↓",
+    "brier": "Brier ↓",
+}
+
+
+def render(cfg: DashboardConfig) -> None:
+    st.header("Models")
+    folder = eval_or_stop(cfg, ("leaderboard",))
+    if folder is None:
+        return
+    _run_caption(folder)
+    _leaderboard(folder)
+    models = folder.models()
+    oof = folder.get("oof")
+    if oof is None:
+        st.warning(f"No out-of-fold predictions (`oof_predictions.parquet`: {folder.problems.get('oof_predictions.parquet', 'missing')}): no curves or confusion matrices.")
+    else:
+        _curves(oof, models)
+        _confusions(oof, models)
+    _participant_spread(folder, models)
+
+
+def _run_caption(folder: data.EvalFolder) -> None:
+    m = folder.manifest
+    settings = m.get("settings") or {}
+    inputs = m.get("input") or {}
+    bits = [f"label **{folder.label}**"]
+    if m.get("feature_mode"):
+        bits.append(f"features **{m['feature_mode']}**")
+    if settings.get("cv"):
+        bits.append(f"CV **{settings['cv']}**" + (f" × {settings['n_splits']}" if settings.get("n_splits") and settings.get("cv") != "logo" else ""))
+    if inputs.get("n_samples"):
+        bits.append(f"{inputs['n_samples']} samples")
+    if inputs.get("n_participants"):
+        bits.append(f"{inputs['n_participants']} participants")
+    if m.get("created"):
+        bits.append(f"run {m['created']}")
+    st.caption(" · ".join(bits) + f" · folder `{folder.path}`")
+    if m and m.get("complete") is False:
+        st.warning("The manifest says this run is not complete.")
+
+
+def _leaderboard(folder: data.EvalFolder) -> None:
+    lb = folder.get("leaderboard")
+    st.subheader("Leaderboard")
+    available = data.metric_names(lb)
+    if not available:
+        st.warning("`leaderboard.csv` has no `<metric>_mean` columns.")
+        return
+    defaults = [m for m in data.KEY_METRICS if m in available] or available[:6]
+    chosen = st.multiselect("Metrics", available, default=defaults, key="lb_metrics", format_func=lambda m: METRIC_HELP.get(m, m))
+    view = data.leaderboard_view(lb, chosen or defaults)
+    view.columns = [METRIC_HELP.get(c, c) for c in view.columns]
+    # st.table, not st.dataframe: a small static table that reads (and prints) as text.
+    st.table(view)
+    n = folder.n_folds()
+    st.caption(
+        "Mean ± SD over the test folds" + (f" ({n})" if n else "")
+        + ". `dummy` predicts the class prior: the floor every other model is read against."
+    )
+    if "dummy" not in set(lb["model"]):
+        st.warning("The leaderboard has no `dummy` row: there is no chance floor to compare with.")
+    with st.expander("All metrics, mean and SD (leaderboard.csv)"):
+        st.dataframe(lb, hide_index=True)
+
+
+def _curves(oof: pd.DataFrame, models: list[str]) -> None:
+    st.subheader("ROC and precision-recall curves")
+    st.caption("Out-of-fold predictions of all folds pooled; the area is computed on the pooled predictions.")
+    chosen = st.multiselect("Models", models, default=models, key="curve_models")
+    part = oof[oof["model"].isin(chosen)]
+    left, right = st.columns(2)
+    for column, kind in ((left, "roc"), (right, "pr")):
+        curves, areas = data.oof_curves(part, kind)
+        with column:
+            if curves.empty:
+                st.info("No curve: the predictions hold only one class.")
+                continue
+            name = "AUC" if kind == "roc" else "AP"
+            curves["legend"] = [f"{m} ({name} {areas[m]:.3f})" for m in curves["model"]]
+            order = [f"{m} ({name} {areas[m]:.3f})" for m in chosen if m in areas]
+            x_title, y_title = ("false positive rate", "true positive rate") if kind == "roc" else ("recall (class 1)", "precision (class 1)")
+            lines = alt.Chart(curves).mark_line(interpolate="step-after" if kind == "pr" else "linear").encode(
+                x=alt.X("x:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("y:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
+                color=alt.Color("legend:N", sort=order, title=None, legend=alt.Legend(orient="bottom", columns=2)),
+                tooltip=["model", alt.Tooltip("x:Q", format=".3f", title=x_title), alt.Tooltip("y:Q", format=".3f", title=y_title)],
+            )
+            if kind == "roc":
+                ref = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})
+            else:
+                rate = float(part["y_true"].mean()) if len(part) else 0.5
+                ref = pd.DataFrame({"x": [0.0, 1.0], "y": [rate, rate]})
+            chance = alt.Chart(ref).mark_line(strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
+            title = "ROC" if kind == "roc" else "Precision-recall (chance = dashed)"
+            st.altair_chart((chance + lines).properties(title=title, height=340), width="stretch")
+
+
+def _confusions(oof: pd.DataFrame, models: list[str]) -> None:
+    st.subheader("Confusion matrices")
+    st.caption("Out-of-fold, all folds pooled. Colour = share of the true class; numbers = counts.")
+    cells = data.confusion_counts(oof)
+    if cells.empty:
+        st.info("No predictions to count.")
+        return
+    cells["true"] = cells["true"].map({0: "0 (not focused)", 1: "1 (focused)"})
+    cells["predicted"] = cells["predicted"].map({0: "0", 1: "1"})
+    base = alt.Chart().encode(
+        x=alt.X("predicted:N", title="predicted"),
+        y=alt.Y("true:N", title="true"),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color("share:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), title="share"),
+        tooltip=["model", "true", "predicted", "count", alt.Tooltip("share:Q", format=".1%")],
+    )
+    text = base.mark_text(fontSize=14).encode(
+        text="count:Q",
+        color=alt.condition("datum.share > 0.6", alt.value("white"), alt.value("black")),
+    )
+    chart = alt.layer(rect, text, data=cells).properties(width=150, height=130).facet(
+        facet=alt.Facet("model:N", sort=models, title=None), columns=3
+    )
+    st.altair_chart(chart)
+
+
+def _participant_spread(folder: data.EvalFolder, models: list[str]) -> None:
+    st.subheader("Scores per participant")
+    scores = folder.get("participants")
+    if scores is None:
+        st.info(f"No per-participant scores (`participant_scores.csv`: {folder.problems.get('participant_scores.csv', 'missing')}).")
+        return
+    metrics = [m for m in data.PARTICIPANT_METRICS if m in scores.columns]
+    if not metrics:
+        st.warning("`participant_scores.csv` has none of the columns " + ", ".join(data.PARTICIPANT_METRICS) + ".")
+        return
+    metric = st.selectbox("Score", metrics, key="pp_metric", format_func=lambda m: METRIC_HELP.get(m, m))
+    part = scores[["model", "fold", "pcode", "n", metric]].dropna(subset=[metric])
+    st.caption(
+        f"Each point is one participant in the fold where they were tested ({part['pcode'].nunique()} participants). "
+        "People differ more than folds do."
+    )
+    if part.empty:
+        st.info(f"No participant has a {metric} (ROC AUC needs both classes in a participant's answers).")
+        return
+    y = alt.Y(f"{metric}:Q", title=METRIC_HELP.get(metric, metric))
+    x = alt.X("model:N", sort=models, title=None)
+    box = alt.Chart(part).mark_boxplot(extent="min-max", opacity=0.5).encode(x=x, y=y)
+    points = alt.Chart(part).mark_circle(size=40, opacity=0.7).encode(
+        x=x, y=y, color=alt.Color("model:N", sort=models, legend=None), tooltip=["pcode", "fold", "n", alt.Tooltip(f"{metric}:Q", format=".3f")]
+    )
+    st.altair_chart((box + points).properties(height=320), width="stretch")
