@@ -104,22 +104,28 @@ def write_participant(folder: Path, rng: np.random.Generator, start_ms: int, day
             w.writerows(rows)
 
 
-def write_release(root: Path, *, participants: int = 3, days: float = 2.0, prompts_per_day: int = 8, seed: int = 0) -> Path:
+def write_release(
+    root: Path, *, participants: int = 3, days: float = 2.0, prompts_per_day: int = 8, seed: int = 0, start_hour: int = 8
+) -> Path:
     """A complete tiny release: Sensor/Pxx/*.csv for all 27 types, SubjData/EsmResponse.csv
-    and SubjData/UserInfo.csv. Prompts are scheduled between 10:00 and 21:00 local time."""
+    and SubjData/UserInfo.csv. Data start at ``start_hour`` local time on 2019-05-08 and last
+    ``days`` days; scheduled prompts fall in that span (after its first hour), plus one
+    voluntary response a day."""
     rng = np.random.default_rng(seed)
     root = Path(root)
+    start = DAY0_MS + start_hour * HOUR
+    span = int(days * 24 * HOUR)
+    n_prompts = max(1, round(prompts_per_day * days))
     esm_rows, info_rows = [], []
     for p in range(1, participants + 1):
         pcode = f"P{p:02d}"
-        write_participant(root / "Sensor" / pcode, rng, DAY0_MS, days)
-        for d in range(int(days)):
-            sched = np.sort(DAY0_MS + d * 24 * HOUR + 10 * HOUR + rng.integers(0, 11 * HOUR, size=prompts_per_day))
-            for s in sched:
-                vals = [int(v) for v in rng.integers(-3, 4, size=6)]
-                esm_rows.append([pcode, int(s) + 60_000, int(s), *vals[:4], 15, *vals[4:]])
-            # one voluntary response a day (no scheduledTime)
-            esm_rows.append([pcode, DAY0_MS + d * 24 * HOUR + 9 * HOUR, "", 1, 1, 1, 1, 5, 1, 0])
+        write_participant(root / "Sensor" / pcode, rng, start, days)
+        sched = np.sort(start + HOUR + rng.integers(0, span - HOUR, size=n_prompts))
+        for s in sched:
+            vals = [int(v) for v in rng.integers(-3, 4, size=6)]
+            esm_rows.append([pcode, int(s) + 60_000, int(s), *vals[:4], 15, *vals[4:]])
+        for d in range(max(1, int(days))):  # voluntary responses: no scheduledTime
+            esm_rows.append([pcode, start + d * 24 * HOUR + 30 * 60_000, "", 1, 1, 1, 1, 5, 1, 0])
         info_rows.append([pcode, "2019-05-08", 20 + p, "F" if p % 2 else "M", 10, 11, 8, 9, 10, 16, 4, 10])
     subj = root / "SubjData"
     subj.mkdir(parents=True, exist_ok=True)
