@@ -1,0 +1,180 @@
+"""The named pipelines: user's settings, training rows only, foreign names, selection fallback."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.svm import LinearSVC
+
+from kemo_attention.errors import KemoError
+from kemo_attention.models.sampling import BoolAwareSMOTE
+from kemo_attention.models.selection import L1Selector
+from kemo_attention.models.zoo import (
+    MODEL_NAMES,
+    describe_model,
+    feature_importances,
+    fit_pipeline,
+    make_pipeline,
+    selected_features,
+)
+
+
+def _split(groups, test=("P01", "P02", "P03")):
+    test_mask = np.isin(groups, test)
+    return np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_fits_on_foreign_feature_names(frame, name):
+    X, y, groups, bools, nums = frame
+    tr, te = _split(groups)
+    pipe = make_pipeline(name, bool_columns=bools, numeric_columns=nums, fast=True)
+    fit_pipeline(pipe, X.iloc[tr], y[tr], groups[tr])
+    proba = pipe.predict_proba(X.iloc[te])
+    assert proba.shape == (len(te), 2)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    names = selected_features(pipe)
+    assert names and set(names) <= set(X.columns)
+    importances = feature_importances(pipe)
+    assert importances.shape == (len(names),)
+    if name == "dummy":
+        assert np.isnan(importances).all()
+    else:
+        assert np.isfinite(importances).all()
+
+
+def test_scaler_and_selector_see_training_rows_only(frame):
+    X, y, groups, bools, nums = frame
+    tr, te = _split(groups)
+    X = X.copy()
+    # extreme values in the TEST rows only: any leak into fitting would show in mean_/coef_
+    X.loc[X.index[te], nums] = 1e6
+    pipe = make_pipeline("logreg", bool_columns=bools, numeric_columns=nums)
+    fit_pipeline(pipe, X.iloc[tr], y[tr], groups[tr])
+    scaler = pipe.named_steps["scale"].named_transformers_["num"]
+    train_values = X.iloc[tr][nums].to_numpy(dtype=np.float64)
+    assert np.allclose(scaler.mean_, train_values.mean(axis=0), atol=1e-5)
+    assert np.allclose(scaler.scale_, train_values.std(axis=0), rtol=1e-4)
+    assert np.abs(scaler.mean_).max() < 1.0  # would be ~1e5 if the test rows had leaked in
+
+    # the selector's LinearSVC equals one fitted independently on the scaled training rows
+    scaled = np.hstack([(train_values - train_values.mean(0)) / train_values.std(0), X.iloc[tr][bools].to_numpy(float)])
+    ref = LinearSVC(penalty="l1", loss="squared_hinge", dual=False, tol=1e-3, C=0.01, max_iter=5000, random_state=42)
+    ref.fit(scaled, y[tr])
+    fitted = pipe.named_steps["select"].estimator_
+    assert np.allclose(fitted.coef_, ref.coef_, atol=1e-4)
+    expected = [c for c, w in zip(nums + bools, np.abs(ref.coef_.ravel())) if w >= 1e-5]
+    assert selected_features(pipe) == expected
+
+
+def test_the_user_settings_are_kept(frame):
+    X, y, groups, bools, nums = frame
+    lgbm = make_pipeline("lgbm", bool_columns=bools, numeric_columns=nums).named_steps["lgbm"].get_params()
+    expected = dict(random_state=42, learning_rate=0.03, max_depth=5, num_leaves=31, min_child_samples=10,
+                    reg_alpha=2.0, reg_lambda=2.0, subsample=0.8, colsample_bytree=0.8, n_estimators=100,
+                    importance_type="gain", verbosity=-1, n_jobs=1)  # fmt: skip
+    assert {k: lgbm[k] for k in expected} == expected
+    assert lgbm["subsample_freq"] == 0  # kept as the user set it; the description says so
+    assert "subsample_freq" in describe_model("lgbm")
+
+    select = make_pipeline("rf", bool_columns=bools, numeric_columns=nums).named_steps["select"]
+    svc = select.estimator.get_params()
+    assert (svc["penalty"], svc["loss"], svc["dual"], svc["tol"], svc["C"], svc["max_iter"]) == ("l1", "squared_hinge", False, 1e-3, 0.01, 5000)
+    assert select.threshold == 1e-5
+
+    voting = make_pipeline("voting", bool_columns=bools, numeric_columns=nums).named_steps["voting"]
+    assert voting.voting == "soft" and [n for n, _ in voting.estimators] == ["logreg", "rf", "lgbm"]
+    dummy = make_pipeline("dummy", bool_columns=bools, numeric_columns=nums).named_steps["dummy"]
+    assert dummy.strategy == "prior"
+    evxgb = make_pipeline("evxgb", bool_columns=bools, numeric_columns=nums).named_steps["evxgb"]
+    assert (evxgb.learning_rate, evxgb.n_estimators, evxgb.eval_size, evxgb.early_stopping_rounds) == (0.01, 1000, 0.2, 10)
+
+
+def test_logreg_is_l1(frame):
+    X, y, groups, bools, nums = frame
+    rng = np.random.default_rng(1)
+    noise = pd.DataFrame(rng.normal(size=(len(y), 30)), columns=[f"noise#{i}" for i in range(30)])
+    Xn = pd.concat([X, noise], axis=1)
+    pipe = make_pipeline("logreg", bool_columns=bools, numeric_columns=nums + list(noise.columns))
+    est = pipe.named_steps["logreg"]
+    assert est.solver == "liblinear" and est.random_state == 42
+    # an L1 model on pure noise drops (exact zeros) features that an L2 model would keep
+    est.set_params(C=0.05).fit(noise.to_numpy(), y)
+    assert (est.coef_ == 0).sum() >= 10
+    fit_pipeline(pipe, Xn, y)
+
+
+def test_voting_importance_is_the_mean_of_normalised_member_importances(frame):
+    X, y, groups, bools, nums = frame
+    pipe = make_pipeline("voting", bool_columns=bools, numeric_columns=nums, fast=True)
+    fit_pipeline(pipe, X, y, groups)
+    members = pipe.named_steps["voting"].estimators_
+    parts = []
+    for m, raw in zip(members, [members[0].coef_.ravel(), members[1].feature_importances_, members[2].feature_importances_]):
+        parts.append(np.abs(raw) / np.abs(raw).sum())
+    assert np.allclose(feature_importances(pipe), np.mean(parts, axis=0))
+    assert feature_importances(pipe).sum() == pytest.approx(1.0)
+
+
+def test_a_selector_that_keeps_nothing_falls_back_to_one_feature():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(60, 6)), columns=[f"hr#{c}" for c in "abcdef"])
+    y = rng.integers(0, 2, 60)
+    X["hr#d"] = X["hr#d"] + 0.35 * (2 * y - 1)  # the column most correlated with y
+    pipe = make_pipeline("lgbm", bool_columns=[], numeric_columns=list(X.columns))
+    fit_pipeline(pipe, X, y)
+    select = pipe.named_steps["select"]
+    assert select.fallback_used_
+    assert not np.any(np.abs(select.estimator_.coef_) >= 1e-5)  # SelectFromModel alone keeps zero
+    coef = np.abs(select.estimator_.coef_.ravel())
+    if coef.max() > 0:
+        expected = X.columns[int(np.argmax(coef))]
+    else:
+        corr = [abs(np.corrcoef(X[c], y)[0, 1]) for c in X.columns]
+        expected = X.columns[int(np.argmax(corr))]
+    assert selected_features(pipe) == [expected]
+    assert pipe.predict_proba(X).shape == (60, 2)
+
+
+def test_l1_selector_matches_select_from_model_when_features_pass(frame):
+    from sklearn.feature_selection import SelectFromModel
+
+    X, y, _, _, nums = frame
+    Xs = (X[nums] - X[nums].mean()) / X[nums].std()
+    svc = LinearSVC(penalty="l1", dual=False, C=0.01, tol=1e-3, max_iter=5000, random_state=42)
+    ours = L1Selector(svc, threshold=1e-5).fit(Xs, y)
+    theirs = SelectFromModel(svc, threshold=1e-5).fit(Xs, y)
+    assert not ours.fallback_used_
+    assert (ours.get_support() == theirs.get_support()).all()
+
+
+def test_oversampling_uses_smotenc_when_bool_columns_survive(frame):
+    X, y, _, bools, nums = frame
+    keep = np.flatnonzero((y == 0) | (np.arange(len(y)) % 4 == 0))
+    Xi, yi = X.iloc[keep][nums[:5] + bools[:2]].astype(float), y[keep]
+    sampler = BoolAwareSMOTE(bool_columns=bools, random_state=0)
+    Xr, yr = sampler.fit_resample(Xi, yi)
+    assert sampler.kind_ == "SMOTENC"
+    assert np.bincount(yr)[0] == np.bincount(yr)[1] == np.bincount(yi).max()
+    assert (Xr.iloc[: len(Xi)].to_numpy() == Xi.to_numpy()).all()  # originals first, untouched
+    assert set(np.unique(Xr[bools[:2]].to_numpy())) <= {0.0, 1.0}  # synthetic bools stay 0/1
+    only_numeric = BoolAwareSMOTE(bool_columns=bools, random_state=0)
+    only_numeric.fit_resample(X.iloc[keep][nums[:5]], yi)
+    assert only_numeric.kind_ == "SMOTE"
+
+
+def test_oversampled_pipeline_trains_on_balanced_rows(frame):
+    X, y, groups, bools, nums = frame
+    keep = np.flatnonzero((y == 0) | (np.arange(len(y)) % 4 == 0))
+    pipe = make_pipeline("rf", bool_columns=bools, numeric_columns=nums, oversample=True, fast=True)
+    fit_pipeline(pipe, X.iloc[keep], y[keep], groups[keep])
+    assert pipe.named_steps["oversample"].kind_ in ("SMOTE", "SMOTENC")
+    assert pipe.predict_proba(X).shape == (len(y), 2)
+
+
+def test_unknown_model_and_bad_columns_are_refused():
+    with pytest.raises(KemoError, match="unknown model 'svm'; choose from logreg, rf, lgbm, voting, evxgb, dummy"):
+        make_pipeline("svm", bool_columns=[], numeric_columns=["a"])
+    with pytest.raises(KemoError, match="both bool and numeric: a"):
+        make_pipeline("rf", bool_columns=["a"], numeric_columns=["a"])
+    with pytest.raises(KemoError, match="unknown model"):
+        describe_model("svm")
