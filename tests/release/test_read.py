@@ -206,3 +206,10 @@ def test_folder_instead_of_file_is_fatal(tmp_path):
 def test_nan_values_stay_nan_not_problems(tmp_path):
     frame, problems = read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], [[1, "NaN"], [2, 60]]), HR)
     assert math.isnan(frame["bpm"][0]) and problems == []
+
+
+def test_windows_line_endings_and_no_final_newline(tmp_path):
+    path = tmp_path / "HR.csv"
+    path.write_bytes(b"Timestamp,BPM\r\n2,61\r\n1,60")
+    frame, problems = read_table(path, HR)
+    assert frame.rows() == [(1, 60.0), (2, 61.0)] and kinds(problems) == {"out_of_order": 1}

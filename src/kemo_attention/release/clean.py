@@ -142,9 +142,13 @@ def clean_frame(
     names = [c.name for c in columns]
     df = raw
 
+    # Checks are batched into few passes over the frame (one select computes several flags in
+    # parallel); the rows behind a flag are looked up only when it is set.
     # 1. blank lines (every cell empty) ---------------------------------------------------
     blank = pl.all_horizontal([pl.col(n).is_null() for n in names])
-    if df.height and df.select(blank.any()).item():
+    ts_null = pl.col(TIMESTAMP).is_null()
+    first = df.select(blank=blank.any(), ts_null=ts_null.any()).row(0, named=True) if df.height else {}
+    if first.get("blank"):
         count, row, _ = _first(df, blank, ROW)
         df = df.filter(~blank)
         add(Problem(source.name, "blank_row", count, f"{count} blank row(s) dropped; first at {source.where(row)}", row))
@@ -165,6 +169,7 @@ def clean_frame(
             if df.select(is_header.any()).item():
                 count, row, _ = _first(df, is_header, ROW)
                 df = df.filter(~is_header)
+                first["ts_null"] = df.select(ts_null.any()).item()
                 add(Problem(source.name, "header_row", count,
                             f"{count} row(s) repeating the header text dropped; first at {source.where(row)}", row))
 
@@ -177,8 +182,8 @@ def clean_frame(
             got = "an empty cell" if value in ("None", "") else repr(value)
             raise source.error(f"expected an integer timestamp (epoch milliseconds), got {got}", row, TIMESTAMP)
         df = df.drop(TIMESTAMP).rename({"__ts": TIMESTAMP})
-    elif df.select(pl.col(TIMESTAMP).is_null().any()).item():
-        _, row, _ = _first(df, pl.col(TIMESTAMP).is_null(), ROW)
+    elif first.get("ts_null") and df.select(ts_null.any()).item():
+        _, row, _ = _first(df, ts_null, ROW)
         raise source.error("expected an integer timestamp (epoch milliseconds), got an empty cell", row, TIMESTAMP)
 
     # 4. value columns: parse, count failures, count out-of-range --------------------------------
@@ -201,34 +206,40 @@ def clean_frame(
                         f"{count} value(s) not {expected} set to null; first {value!r} at {source.where(row)}",
                         row, source.key(name)))
         df = df.drop(name).rename({"__parsed": name})
+    # 5. out-of-range values, order and duplicates: one pass for the flags ---------------------
+    outside = {}
     for col in data_type.columns:
-        if col.valid_range is None:
-            continue
-        lo, hi = col.valid_range
-        outside = (pl.col(col.name) < lo) | (pl.col(col.name) > hi)
-        if col.kind == "float":  # polars orders NaN above every number; NaN is missing, not out of range
-            outside = outside & pl.col(col.name).is_not_nan()
-        if df.select(outside.any()).item():
-            count, row, value = _first(df, outside, col.name)
+        if col.valid_range is not None:
+            lo, hi = col.valid_range
+            expr = (pl.col(col.name) < lo) | (pl.col(col.name) > hi)
+            if col.kind == "float":  # polars orders NaN above every number; NaN is missing, not out of range
+                expr = expr & pl.col(col.name).is_not_nan()
+            outside[col.name] = expr
+    back = pl.col(TIMESTAMP).diff() < 0
+    same = pl.col(TIMESTAMP).diff() == 0
+    flags = df.select(
+        *[e.any().alias(f"oor_{n}") for n, e in outside.items()],
+        back=back.any(), same=same.any(),
+    ).row(0, named=True) if df.height else {}
+    for col in data_type.columns:
+        if flags.get(f"oor_{col.name}"):
+            lo, hi = col.valid_range
+            count, row, value = _first(df, outside[col.name], col.name)
             add(Problem(source.name, "out_of_range", count,
                         f"{count} value(s) outside {lo:g}..{hi:g} kept; first {value} at {source.where(row)}",
                         row, source.key(col.name)))
-
-    # 5. order and duplicates ---------------------------------------------------------------
-    back = pl.col(TIMESTAMP).diff() < 0
-    if df.height > 1 and df.select(back.any()).item():
+    if flags.get("back"):
         count, row, _ = _first(df, back, ROW)
         df = df.sort(TIMESTAMP, maintain_order=True)
         add(Problem(source.name, "out_of_order", count,
                     f"{count} row(s) earlier than the row before them; rows stable-sorted by timestamp; "
                     f"first at {source.where(row)}", row, source.key(TIMESTAMP)))
-    if df.height > 1:
+    if flags.get("back") or flags.get("same"):  # sorted now: equal timestamps are neighbours
         _count_duplicates(df, data_type, source, add)
     return df.select(names), problems
 
 
 def _count_duplicates(df: pl.DataFrame, data_type: DataType, source: Source, add: Callable) -> None:
-    # df is sorted by time here, so equal timestamps are neighbours.
     if data_type.multi_row:
         dup = ~pl.struct(pl.exclude(ROW)).is_first_distinct()
         what = "row(s) repeating an earlier row's timestamp and values"
