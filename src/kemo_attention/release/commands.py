@@ -46,23 +46,26 @@ def check(
 
 def render_report(report) -> None:
     """The per-participant table and the summary, with rich."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console(soft_wrap=True)  # summary lines are not cut at 80 columns when piped
     s = report.summary
-    table = Table(title=f"Release {report.root}", show_lines=False)
+    # No vertical rules: the table fits 80 columns (a pipe or CI log) without cutting dates.
+    table = Table(title=f"Release {report.root}", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, pad_edge=False,
+                  caption="ESM = all self-reports, sched. = scheduled ones")
     for name, justify in (("pcode", "left"), ("files", "right"), ("rows", "right"), ("first day", "left"),
-                          ("last day", "left"), ("days", "right"), ("ESM (sched.)", "right"), ("problems", "right")):
-        table.add_column(name, justify=justify)
+                          ("last day", "left"), ("days", "right"), ("ESM", "right"), ("sched.", "right"),
+                          ("problems", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
     for p in report.participants:
-        sched = p["scheduled_responses"]
-        esm = f"{p['esm_responses']} ({sched})"
-        if sched < s["min_responses"]:
-            esm = f"[yellow]{esm}[/]"
-        problems = "[red]FATAL[/]" if p["fatal"] else (str(p["problems"]) if p["problems"] else "")
+        sched = str(p["scheduled_responses"])
+        if p["scheduled_responses"] < s["min_responses"]:
+            sched = f"[yellow]{sched}[/]"
+        problems = "[red]FATAL[/]" if p["fatal"] else (f"{p['problems']:,}" if p["problems"] else "")
         table.add_row(p["pcode"], f"{p['files']}/27", f"{p['rows']:,}", p["first_day"] or "-", p["last_day"] or "-",
-                      str(p["days"]), esm, problems)
+                      str(p["days"]), str(p["esm_responses"]), sched, problems)
     console.print(table)
     console.print(
         f"participants: {s['participants']} with sensor folders, {s['participants_with_data']} with data; "
