@@ -257,10 +257,11 @@ def export_bundle(
     cv_scores, settings = (None, {})
     if eval_dir is not None:
         cv_scores, settings = _cv_scores(Path(eval_dir), model)
+    dtypes = dataset.X.dtypes
     pipeline = make_pipeline(
         model,
-        bool_columns=dataset.bool_columns,
-        numeric_columns=dataset.numeric_columns,
+        bool_columns=[str(c) for c, t in dtypes.items() if t == bool],
+        numeric_columns=[str(c) for c, t in dtypes.items() if t != bool],
         oversample=bool(settings.get("oversample", False)),
         random_state=int(settings.get("seed", 42)),
     )
@@ -298,7 +299,7 @@ def save_bundle(
     pkl_sha = hashlib.sha256(payload).hexdigest()
     created = datetime.now(timezone.utc)
     X = dataset.X
-    kinds = {c: ("bool" if X[c].dtype == bool else "numeric") for c in X.columns}
+    kinds = {str(c): ("bool" if t == bool else "numeric") for c, t in X.dtypes.items()}
     versions = installed_versions()
     if fmt == "skops":
         from importlib.metadata import version
@@ -379,29 +380,43 @@ def _coverage_of(columns: list[str]) -> bool | None:
 
 
 def _defaults(X: pd.DataFrame, kinds: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for c in X.columns:
-        col = X[c]
-        if kinds[c] == "bool":
-            out[c] = bool(col.sum() * 2 > len(col))  # the mode; a tie goes to False
-        else:
-            med = float(np.nanmedian(col.to_numpy(dtype=float))) if len(col) else 0.0
-            out[c] = med if math.isfinite(med) else 0.0
-    return out
+    """Training median of each numeric column, mode of each bool column (a tie goes to False)."""
+    num = [c for c in X.columns if kinds[c] == "numeric"]
+    flags = [c for c in X.columns if kinds[c] == "bool"]
+    values: dict[str, Any] = {}
+    if num and len(X):
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column -> NaN -> 0 below
+                med = np.nanmedian(X[num].to_numpy(dtype=np.float64), axis=0)
+        values.update((c, float(m) if math.isfinite(m) else 0.0) for c, m in zip(num, med))
+    else:
+        values.update((c, 0.0) for c in num)
+    if flags:
+        ones = X[flags].to_numpy(dtype=bool).sum(axis=0)
+        values.update((c, bool(k * 2 > len(X))) for c, k in zip(flags, ones))
+    return {c: values[c] for c in X.columns}
 
 
 def _numeric_dtype(X: pd.DataFrame, kinds: dict[str, str]) -> str:
     """The one dtype of the numeric columns (float32 for extracted features), else float64."""
-    found = {str(X[c].dtype) for c in X.columns if kinds[c] == "numeric"}
+    found = {str(t) for c, t in X.dtypes.items() if kinds[c] == "numeric"}
     return found.pop() if len(found) == 1 and next(iter(found)) in ("float32", "float64") else "float64"
 
 
 def _frame_sha256(X: pd.DataFrame) -> str:
+    """SHA-256 of X's names, dtypes and values (numeric block as float64, bool block as bytes)."""
     digest = hashlib.sha256()
-    for c in X.columns:
-        digest.update(c.encode())
-        digest.update(str(X[c].dtype).encode())
-        digest.update(np.ascontiguousarray(X[c].to_numpy()).tobytes())
+    dtypes = X.dtypes
+    digest.update(json.dumps([[str(c), str(t)] for c, t in dtypes.items()]).encode())
+    flags = [c for c, t in dtypes.items() if t == bool]
+    num = [c for c, t in dtypes.items() if t != bool]
+    if num:
+        digest.update(np.ascontiguousarray(X[num].to_numpy(dtype=np.float64)).tobytes())
+    if flags:
+        digest.update(np.ascontiguousarray(X[flags].to_numpy(dtype=bool)).tobytes())
     return digest.hexdigest()
 
 

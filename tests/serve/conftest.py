@@ -12,19 +12,19 @@ import pytest
 
 from kemo_attention.bundle import export_bundle, load_bundle
 from kemo_attention.dataset import Dataset
-from serve_support import LiveServer, feature_kinds, make_dataset
+from serve_support import SIGNAL, LiveServer, feature_kinds, make_dataset
 
 
 @pytest.fixture(scope="session")
 def kinds() -> dict[str, str]:
-    try:
-        return feature_kinds()
-    except ImportError:  # TEMPORARY stand-in until features/extract.py lands
-        out = {f"HRT#{s}#{w}": "numeric" for s in ("AVG", "STD", "MED") for w in ("S30", "M01", "M05")}
-        out["HRT#VAL"] = "numeric"
-        out.update({"SCR#VAL=ON": "bool", "SCR#VAL=OFF": "bool", "ESM#WKD=Y": "bool", "ESM#WKD=N": "bool"})
-        out.update({f"ACC_MAG#{s}#M01": "numeric" for s in ("AVG", "STD", "SKW", "KUR", "ASC", "BEP", "MED", "TSC")})
-        return out
+    return feature_kinds()
+
+
+@pytest.fixture(scope="session")
+def small_kinds(kinds) -> dict[str, str]:
+    """40 real columns (with the signal ones): for tests about files, not about width."""
+    keep = list(kinds)[:36] + [c for c in kinds if kinds[c] == "bool"][:2] + list(SIGNAL)
+    return {c: kinds[c] for c in dict.fromkeys(keep)}
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ implementation of any feature here.
 
 from __future__ import annotations
 
-import math
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ import pandas as pd
 from kemo_attention.bundle import Bundle
 from kemo_attention.errors import KemoError
 
+log = logging.getLogger("kemo_attention.serve")
 THRESHOLD = 0.5
 SHOW_NAMES = 20  # names listed in an error; the count says how many more
 # Epoch ms accepted as a prompt time: 2000-01-01 .. 2100-01-01 (catches seconds sent as ms).
@@ -40,7 +41,7 @@ def _names_head(names: list[str]) -> str:
 class PredictionService:
     """Predictions from one loaded bundle; built once at start-up (lifespan)."""
 
-    def __init__(self, bundle: Bundle):
+    def __init__(self, bundle: Bundle, *, fast: bool = True):
         self.bundle = bundle
         m = bundle.manifest
         self.names: list[str] = list(m["feature_names"])
@@ -55,6 +56,26 @@ class PredictionService:
         self.numeric_dtype = np.dtype(m.get("numeric_dtype") or "float32")
         self.model = str(m["model"])
         self.version = bundle.bundle_version
+        self.all_idx = np.arange(len(self.names), dtype=np.intp)
+        self.fast = self._verified_fast_path() if fast else None
+
+    def _verified_fast_path(self):
+        """The numpy fast path, if it gives the pipeline's own probabilities on probe rows."""
+        from kemo_attention.serve.fastpath import build_fast_path, probe_rows
+
+        try:
+            fast = build_fast_path(self.bundle.pipeline, self.names, self.bundle.manifest["feature_kinds"], self.numeric_dtype)
+            if fast is None:
+                return None
+            rows = probe_rows(self.defaults, self.is_bool)
+            slow = self.bundle.predict_proba(self.frame(rows))
+            if np.max(np.abs(fast.predict_proba(rows) - slow)) > 1e-9:
+                log.warning("fast path disagrees with the pipeline; serving through the pipeline")
+                return None
+            return fast
+        except Exception as exc:  # any surprise: the plain pipeline is always right
+            log.warning("no fast path (%s: %s); serving through the pipeline", type(exc).__name__, exc)
+            return None
 
     # ------------------------------------------------------------------ /predict
     def frame(self, matrix: np.ndarray) -> pd.DataFrame:
@@ -72,55 +93,71 @@ class PredictionService:
         return joined.reindex(columns=self.names)
 
     def matrix(self, rows: list[dict[str, Any]], fill_missing: bool) -> tuple[np.ndarray, list[list[str]], list[list[str]]]:
-        """Rows of {name: value} -> (matrix in manifest order, filled names, ignored names)."""
-        n = len(rows)
-        out = np.empty((n, len(self.names)), dtype=np.float64)
+        """Rows of {name: value} -> (matrix in manifest order, filled names, ignored names).
+
+        Vectorised per row: a row whose keys are exactly the manifest's names in order (a
+        client sending DataFrame rows) skips the name lookup altogether.
+        """
+        n_feat = len(self.names)
+        out = np.empty((len(rows), n_feat), dtype=np.float64)
         filled_all: list[list[str]] = []
         ignored_all: list[list[str]] = []
-        index, is_bool = self.index, self.is_bool
+        index = self.index
         for r, row in enumerate(rows):
-            seen = np.zeros(len(self.names), dtype=bool)
-            ignored: list[str] = []
-            bad_bool: list[str] = []
-            values = out[r]
-            for name, value in row.items():
-                j = index.get(name)
-                if j is None:
-                    ignored.append(name)
-                    continue
-                try:
-                    v = float(value)
-                except OverflowError:
-                    raise RequestError(422, f"row {r}: feature {name!r}: {value} is too large for a number", row=r, feature=name)
-                if not math.isfinite(v):
-                    raise RequestError(422, f"row {r}: feature {name!r}: expected a finite number; got {value}", row=r, feature=name)
-                if is_bool[j] and v not in (0.0, 1.0):
-                    bad_bool.append(name)
-                values[j] = v
-                seen[j] = True
-            if bad_bool:
+            keys = list(row)
+            if keys == self.names:
+                idx = self.all_idx
+            else:
+                idx = np.fromiter((index.get(k, -1) for k in keys), dtype=np.intp, count=len(keys))
+            try:
+                values = np.array(list(row.values()), dtype=np.float64)
+            except OverflowError:
+                big = next(k for k, v in row.items() if isinstance(v, int) and abs(v) > 1e308)
+                raise RequestError(422, f"row {r}: feature {big!r}: the value is too large for a number", row=r, feature=big) from None
+            known = idx >= 0
+            ignored = [keys[i] for i in np.flatnonzero(~known)] if not known.all() else []
+            idx, values = idx[known], values[known]
+            if not np.isfinite(values).all():
+                bad = [self.names[i] for i in idx[~np.isfinite(values)]]
+                raise RequestError(422, f"row {r}: expected finite numbers; got non-finite values for {_names_head(bad)}", row=r, features=bad[:SHOW_NAMES])
+            wrong = self.is_bool[idx] & (values != 0) & (values != 1)
+            if wrong.any():
+                bad = [self.names[i] for i in idx[wrong]]
                 raise RequestError(
                     422,
-                    f"row {r}: {len(bad_bool)} bool feature(s) got a value other than true/false/0/1: {_names_head(bad_bool)}",
-                    row=r, features=bad_bool[:SHOW_NAMES], count=len(bad_bool),
+                    f"row {r}: {len(bad)} bool feature(s) got a value other than true/false/0/1: {_names_head(bad)}",
+                    row=r, features=bad[:SHOW_NAMES], count=len(bad),
                 )
-            missing_idx = np.flatnonzero(~seen)
-            if len(missing_idx) and not fill_missing:
-                missing = [self.names[i] for i in missing_idx]
-                raise RequestError(
-                    422,
-                    f"row {r}: {len(missing)} of the bundle's {len(self.names)} features are missing: "
-                    f"{_names_head(missing)}; send them, or set \"fill_missing\": true to use the training defaults",
-                    row=r, missing=missing[:SHOW_NAMES], missing_count=len(missing),
-                )
-            values[missing_idx] = self.defaults[missing_idx]
-            filled_all.append([self.names[i] for i in missing_idx])
+            if len(idx) == n_feat:
+                out[r, idx] = values
+                filled_all.append([])
+            else:
+                seen = np.zeros(n_feat, dtype=bool)
+                seen[idx] = True
+                missing_idx = np.flatnonzero(~seen)
+                if not fill_missing:
+                    missing = [self.names[i] for i in missing_idx]
+                    raise RequestError(
+                        422,
+                        f"row {r}: {len(missing)} of the bundle's {n_feat} features are missing: "
+                        f"{_names_head(missing)}; send them, or set \"fill_missing\": true to use the training defaults",
+                        row=r, missing=missing[:SHOW_NAMES], missing_count=len(missing),
+                    )
+                out[r] = self.defaults
+                out[r, idx] = values
+                filled_all.append([self.names[i] for i in missing_idx])
             ignored_all.append(ignored)
         return out, filled_all, ignored_all
 
+    def proba(self, matrix: np.ndarray) -> np.ndarray:
+        """P(y=1) for a float matrix in manifest order (the fast path when it was verified)."""
+        if self.fast is not None:
+            return self.fast.predict_proba(matrix)
+        return self.bundle.predict_proba(self.frame(matrix))
+
     def predict_rows(self, rows: list[dict[str, Any]], fill_missing: bool = False) -> dict[str, Any]:
         matrix, filled, ignored = self.matrix(rows, fill_missing)
-        proba = self.bundle.predict_proba(self.frame(matrix))
+        proba = self.proba(matrix)
         union = sorted({name for names in ignored for name in names})
         return {
             "model": self.model,
@@ -184,7 +221,9 @@ class PredictionService:
             # The records passed validation but still broke feature computation: the data is at
             # fault as far as the client can act on it (e.g. types that do not fit the columns).
             raise RequestError(422, f"cannot compute features from the records ({type(exc).__name__}: {exc})") from exc
-        proba = float(self.bundle.predict_proba(X)[0])
+        if list(X.columns) != self.names:
+            X = X[self.names]
+        proba = float(self.proba(X.to_numpy(dtype=np.float64))[0])
         warnings = []
         if self.bundle.feature_mode not in ("causal", "reference"):
             warnings.append(
