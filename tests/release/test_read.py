@@ -213,3 +213,12 @@ def test_windows_line_endings_and_no_final_newline(tmp_path):
     path.write_bytes(b"Timestamp,BPM\r\n2,61\r\n1,60")
     frame, problems = read_table(path, HR)
     assert frame.rows() == [(1, 60.0), (2, 61.0)] and kinds(problems) == {"out_of_order": 1}
+
+
+def test_header_rows_recognised_when_a_column_is_missing(tmp_path):
+    app = DATA_TYPES["AppUsageEvent"]
+    header = [h for h in header_of(app) if h != "type"]
+    rows = [[1, "a", "p", "True", "False", "C"], header, [2, "b", "q", "False", "True", "D"]]
+    frame, problems = read_table(write_csv(tmp_path / "AppUsageEvent.csv", header, rows), app)
+    assert frame["name"].to_list() == ["a", "b"] and frame["type"].to_list() == [None, None]
+    assert kinds(problems) == {"missing_column": 1, "header_row": 1}

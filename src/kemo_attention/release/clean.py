@@ -156,16 +156,15 @@ def clean_frame(
     # 2. header text repeated as a data row ------------------------------------------------
     text_cols = [n for n in names if df.schema[n] == pl.String]
     if header_text and text_cols and df.height:
-        same = [
-            (pl.col(n).str.strip_chars().str.to_lowercase() == header_text[n].strip().lower()).fill_null(False)
+        same = {
+            n: (pl.col(n).str.strip_chars().str.to_lowercase() == header_text[n].strip().lower()).fill_null(False)
             for n in text_cols
-            if n in header_text
-        ]
+            if n in header_text  # columns absent from the file have no header text
+        }
         if same:
-            matches = pl.sum_horizontal(same)
-            is_header = matches * 2 > len(names)
-            if TIMESTAMP in text_cols and TIMESTAMP in header_text:
-                is_header = is_header | same[text_cols.index(TIMESTAMP)]
+            is_header = pl.sum_horizontal(list(same.values())) * 2 > len(names)
+            if TIMESTAMP in same:
+                is_header = is_header | same[TIMESTAMP]
             if df.select(is_header.any()).item():
                 count, row, _ = _first(df, is_header, ROW)
                 df = df.filter(~is_header)
