@@ -13,7 +13,7 @@ import polars as pl
 
 from kemo_attention.demo.apps import EXTRA_APPS, SYSTEM_PACKAGES, USED_APPS, usage_weights
 from kemo_attention.demo.timeline import Person, Timeline
-from kemo_attention.demo.util import MINUTE_MS, bool_text, frame, hex_ids, minute_index, pick
+from kemo_attention.demo.util import MINUTE_MS, bool_text, distinct_times, frame, hex_ids, minute_index, pick
 
 
 APP_EVENT_TYPES = (
@@ -69,7 +69,8 @@ def app_usage_table(tl: Timeline, p: Person, s: Sessions, rng: np.random.Generat
     # System rows at screen on/off and unlock are attributed to the "android" package.
     sys_i = next(i for i, a in enumerate(USED_APPS) if a[1] == "android")
     inter = rng.random(sess.size) < 0.1  # occasional USER_INTERACTION inside an app
-    times = np.concatenate([fg, bg, fg[inter] + 150, s.start, s.end, s.unlock_at[s.unlocked]])
+    # One event per millisecond, so the latest app at any time is unambiguous.
+    times = distinct_times(np.concatenate([fg, bg, fg[inter] + 150, s.start, s.end, s.unlock_at[s.unlocked]]))
     apps = np.concatenate([app, app, app[inter], np.full(s.start.size + s.end.size + int(s.unlocked.sum()), sys_i)])
     sizes = (fg.size, bg.size, int(inter.sum()), s.start.size, s.end.size, int(s.unlocked.sum()))
     kinds = np.repeat(np.arange(len(APP_EVENT_TYPES)), sizes)

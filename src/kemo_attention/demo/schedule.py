@@ -135,12 +135,15 @@ def _top_up(rows: pl.DataFrame, pool: pl.DataFrame, t0: int, days: int, rng: np.
     tod = (((pool["scheduledTime"].to_numpy() + tz_ms) % DAY_MS) // MINUTE_MS).astype(np.int64)
     taken = list(((rows["scheduledTime"].to_numpy() - t0) // MINUTE_MS).astype(np.int64))
     new_min: list[int] = []
-    gap = PROMPT_GAP_MIN
+    # Real prompts are >= 40 min apart; a very short study needs them closer to fit (half
+    # of the 10:00-22:00 window filled at most, so random placement finds room quickly).
+    window = PROMPT_LAST_MIN - PROMPT_FIRST_MIN
+    gap = max(1, min(PROMPT_GAP_MIN, days * window // (2 * MIN_SCHEDULED)))
     attempts = 0
     while len(new_min) < need:
         attempts += 1
-        if attempts % 2000 == 0:
-            gap = max(1, gap // 2)  # very short studies: squeeze prompts closer together
+        if attempts % 500 == 0:
+            gap = max(1, gap // 2)
         m = int(rng.integers(0, days)) * DAY_MIN + int(np.clip(rng.choice(tod) + rng.integers(-20, 21), PROMPT_FIRST_MIN, PROMPT_LAST_MIN))
         existing = np.asarray(taken + new_min)
         if existing.size and np.min(np.abs(existing - m)) < gap:

@@ -41,12 +41,20 @@ def regular_times(t0: int, t1: int, period_ms: float, rng: np.random.Generator, 
 
 
 def _strictly_increasing(times: np.ndarray) -> np.ndarray:
+    """Sorted times nudged forward by whole ms where they tie (ties are rare and short)."""
     out = times.copy()
-    for _ in range(3):
+    while True:
         ties = np.nonzero(np.diff(out) <= 0)[0]
         if ties.size == 0:
-            break
+            return out
         out[ties + 1] = out[ties] + 1
+
+
+def distinct_times(times: np.ndarray) -> np.ndarray:
+    """The same times, moved by a ms or two where two events would share one (any input order)."""
+    order = np.argsort(times, kind="stable")
+    out = np.empty_like(times)
+    out[order] = _strictly_increasing(np.asarray(times)[order])
     return out
 
 
