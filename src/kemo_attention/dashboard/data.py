@@ -430,9 +430,14 @@ def align_feature_row(
             filled.append(name)
             raw = defaults.get(name, False if kind == "bool" else 0.0)
         values[name] = _as_bool(name, raw) if kind == "bool" else _as_float(name, raw)
-    frame = pd.DataFrame({n: [v] for n, v in values.items()}, columns=feature_names)
-    for name in feature_names:
-        frame[name] = frame[name].astype(bool if kinds.get(name) == "bool" else "float32")
+    # One block per dtype: thousands of single-column casts would take seconds.
+    numeric = [n for n in feature_names if kinds.get(n, "numeric") != "bool"]
+    flags = [n for n in feature_names if kinds.get(n, "numeric") == "bool"]
+    blocks = [
+        pd.DataFrame(np.array([[values[n] for n in numeric]], dtype=np.float32).reshape(1, -1), columns=numeric),
+        pd.DataFrame(np.array([[values[n] for n in flags]], dtype=bool).reshape(1, -1), columns=flags),
+    ]
+    frame = pd.concat(blocks, axis=1)[feature_names]
     ignored = [c for c in given if c not in set(feature_names)]
     return frame, filled, ignored
 

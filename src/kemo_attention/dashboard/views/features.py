@@ -50,7 +50,9 @@ def render(cfg: DashboardConfig) -> None:
     st.table(_rounded(by_window.set_index("window")))
 
     st.subheader("Every kept feature")
-    top = st.slider("Show the top", min_value=5, max_value=max(5, len(table)), value=min(30, max(5, len(table))), key="feat_top")
+    top = len(table)
+    if len(table) > 10:  # a slider needs a range; short lists are shown whole
+        top = st.slider("Show the top", min_value=10, max_value=len(table), value=min(30, len(table)), key="feat_top")
     shown = table.head(top)[["feature", "label", "stream", "statistic", "value", "window", "folds", "frequency", "mean_importance"]]
     st.dataframe(
         shown,

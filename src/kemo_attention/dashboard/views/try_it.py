@@ -41,7 +41,10 @@ def render(cfg: DashboardConfig) -> None:
         st.error(f"Cannot load the bundle `{cfg.bundle}`: {exc}")
         return
     _bundle_caption(bundle)
-    sources = [FROM_RELEASE, FROM_CSV] if cfg.release is not None else [FROM_CSV]
+    # Live features only fit a bundle trained on exactly the columns features_for_prompts makes
+    # (a user's own feature file may have other columns).
+    raw_ok = bool(bundle.manifest.get("raw_features", True))
+    sources = [FROM_RELEASE, FROM_CSV] if cfg.release is not None and raw_ok else [FROM_CSV]
     source = st.radio("Features from", sources, horizontal=True, key="try_source")
     if source == FROM_RELEASE:
         row, answer = _row_from_release(cfg.release, bundle)
@@ -49,6 +52,8 @@ def render(cfg: DashboardConfig) -> None:
         row, answer = _row_from_csv(bundle), None
         if cfg.release is None:
             st.caption("Start with `--release DIR` to pick a scheduled prompt and compute its features live.")
+        elif not raw_ok:
+            st.caption("This bundle was trained on columns the live feature path does not compute, so only a CSV row can be scored.")
     if row is not None:
         _predict(bundle, row, answer)
 
@@ -138,7 +143,8 @@ def _userinfo(layout: Any, pcode: str) -> dict[str, Any] | None:
     if rows.empty:
         st.caption(f"UserInfo.csv has no row for {pcode}: participant features (PIF#...) are left at 0.")
         return None
-    return {k: (None if pd.isna(v) else v) for k, v in rows.iloc[0].to_dict().items()}
+    # The row without its key, as extraction passes it.
+    return {k: (None if pd.isna(v) else v) for k, v in rows.iloc[0].to_dict().items() if k != "pcode"}
 
 
 @st.cache_data(show_spinner="Computing features at the prompt time ...", max_entries=32)
@@ -148,7 +154,7 @@ def _features(root: str, pcode: str, prompt_ms: int, past: tuple, userinfo_items
     from kemo_attention.features.extract import features_for_prompts
 
     known = {f.name for f in fields(FeatureSettings)}
-    settings = FeatureSettings(**{k: v for k, v in _feature_settings(_bundle).items() if k in known} | {"mode": _bundle.feature_mode})
+    settings = FeatureSettings(**{k: v for k, v in _feature_settings(_bundle).items() if k in known})
     frame = features_for_prompts(
         _tables,
         np.array([prompt_ms], dtype=np.int64),
