@@ -144,7 +144,10 @@ def _loc(loc: tuple) -> str:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"loc": _loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in exc.errors()]
+    errors = [
+        {"loc": _loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", "")).removeprefix("Value error, ")}
+        for e in exc.errors()
+    ]
     head = "; ".join(f"{e['loc']}: {e['message']}" for e in errors[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     return JSONResponse(status_code=422, content={"detail": f"invalid request: {head}{more}", "errors": errors[:50]})

@@ -7,19 +7,70 @@ bool) is checked by :mod:`kemo_attention.serve.service`.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictFloat, StrictInt, StrictStr, WithJsonSchema, model_validator
 
-# JSON numbers or booleans; strings such as "1.5" are refused rather than guessed at.
-# NaN/Infinity are refused too: training data never holds them.
-FiniteFloat = Annotated[StrictFloat, Field(allow_inf_nan=False)]
-FeatureValue = Union[StrictBool, StrictInt, FiniteFloat]
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return f"text {value[:40]!r}"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return f"{value!r}"
+
+
+def _feature_value(value: Any) -> bool | int | float:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise ValueError(f"expected a finite number; got {value!r}")
+    raise ValueError(f"expected a number or true/false; got {_kind(value)}")
+
+
+def _record_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise ValueError(f"expected a finite number; got {value!r}")
+    raise ValueError(f"expected a JSON scalar (number, text, true/false or null); got {_kind(value)}")
+
+
+def _time_value(value: Any) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"expected epoch milliseconds (an integer) or ISO 8601 text; got {_kind(value)}")
+    return value
+
+
+# One validator per value type, so that a bad value gives ONE clear message (a Union would
+# give one line per member type), with the JSON schema stated explicitly for the OpenAPI docs.
+# Strings such as "1.5" are refused rather than guessed at; NaN/Infinity too (training
+# data never holds them).
+FeatureValue = Annotated[
+    Any, PlainValidator(_feature_value), WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "boolean"}]})
+]
 FeatureRow = dict[str, FeatureValue]
 # One field of a raw sensor record: JSON scalars only (the release's cells).
-RecordValue = Union[StrictBool, StrictInt, FiniteFloat, StrictStr, None]
+RecordValue = Annotated[
+    Any,
+    PlainValidator(_record_value),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}, {"type": "null"}]}),
+]
 # Epoch milliseconds, or ISO 8601 text with an offset ("2019-05-08T10:30:00+09:00").
-TimeValue = Union[StrictInt, StrictStr]
+TimeValue = Annotated[
+    Any, PlainValidator(_time_value), WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]})
+]
+FiniteFloat = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 MAX_ROWS = 10_000
 
@@ -97,7 +148,7 @@ class UserInfo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     age: FiniteFloat | StrictInt | None = None
-    gender: Literal["M", "F"] | None = None
+    gender: Literal["M", "F", "m", "f"] | None = None
     openness: FiniteFloat | StrictInt | None = None
     conscientiousness: FiniteFloat | StrictInt | None = None
     neuroticism: FiniteFloat | StrictInt | None = None
