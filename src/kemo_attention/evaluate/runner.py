@@ -116,7 +116,7 @@ def check_dataset(dataset: Dataset, source: str | None = None) -> None:
         if bad.any():
             row, j = np.argwhere(bad)[0]
             raise DataError(
-                f"expected a finite number; got {values[row, j]!r} ({int(bad.sum())} non-finite values in X; "
+                f"expected a finite number; got {float(values[row, j])!r} ({int(bad.sum())} non-finite values in X; "
                 "fill or drop them before evaluating)",
                 file=where,
                 row=int(row),

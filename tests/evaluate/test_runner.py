@@ -1,0 +1,177 @@
+"""run_evaluation: the output folder, honest numbers, training rows only, nothing half-written."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eval_synthetic import synthetic_dataset
+from kemo_attention.compute import TaskError
+from kemo_attention.errors import DataError, KemoError
+from kemo_attention.evaluate import report, runner
+from kemo_attention.evaluate.metrics import METRIC_COLUMNS, SCORE_COLUMNS
+from kemo_attention.evaluate.runner import run_evaluation
+from kemo_attention.evaluate.splits import make_splits
+
+EXPECTED_FILES = [
+    "manifest.json", "fold_metrics.csv", "leaderboard.csv", "leaderboard.md", "oof_predictions.parquet",
+    "selected_features.csv", "participant_scores.csv", "plots/roc.png", "plots/pr.png",
+    "plots/confusion.png", "plots/top_features.png", "plots/participants.png",
+]  # fmt: skip
+
+
+def test_the_output_folder_has_every_file(signal_run, signal_dataset):
+    out, board = signal_run
+    for name in EXPECTED_FILES:
+        path = out / name
+        assert path.is_file() and path.stat().st_size > 0, name
+    for png in out.glob("plots/*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is True
+    assert manifest["label"] == "attention" and manifest["feature_mode"] == "causal"
+    assert manifest["settings"]["models"] == ["logreg", "rf", "lgbm", "voting", "evxgb", "dummy"]
+    assert {k: manifest["settings"][k] for k in ("cv", "n_splits", "seed", "oversample", "backend")} == {
+        "cv": "sgkf", "n_splits": 5, "seed": 42, "oversample": False, "backend": "serial"}  # fmt: skip
+    assert manifest["input"]["n_samples"] == 300 and manifest["input"]["n_features"] == 60
+    assert manifest["input"]["n_participants"] == 12
+    assert {"scikit-learn", "lightgbm", "numpy"} <= set(manifest["versions"])
+    assert manifest["timings"]["total_s"] > 0 and manifest["created"]
+
+    fold_metrics = pd.read_csv(out / "fold_metrics.csv")
+    assert list(fold_metrics.columns) == ["model", "fold", "split", *METRIC_COLUMNS]
+    assert len(fold_metrics) == 6 * 5 * 2
+    assert set(fold_metrics["split"]) == {"train", "test"}
+
+    lb = pd.read_csv(out / "leaderboard.csv")
+    assert "dummy" in set(lb["model"]) and len(lb) == 6
+    assert list(lb.columns) == ["model"] + [f"{c}_{s}" for c in SCORE_COLUMNS for s in ("mean", "std")]
+    assert lb["f1_macro_mean"].is_monotonic_decreasing
+    assert "| dummy |" in (out / "leaderboard.md").read_text()
+    pd.testing.assert_frame_equal(lb, board, check_dtype=False)
+
+    oof = pd.read_parquet(out / "oof_predictions.parquet")
+    assert list(oof.columns) == ["model", "fold", "sample", "pcode", "prompt_time", "y_true", "proba", "y_pred"]
+    for _, part in oof.groupby("model"):
+        assert sorted(part["sample"]) == list(range(300))  # each sample predicted once per model
+    assert (oof["y_true"].to_numpy() == signal_dataset.y[oof["sample"]]).all()
+    assert (oof["pcode"].to_numpy() == signal_dataset.group[oof["sample"]]).all()
+    assert str(oof["prompt_time"].dt.tz) in ("+09:00", "UTC+09:00")
+    first = oof.loc[oof["sample"] == 0, "prompt_time"].iloc[0]
+    assert first == pd.Timestamp("2019-05-01 09:00", tz="+09:00")
+    assert ((oof["proba"] > 0.5).astype(int) == oof["y_pred"]).all()
+
+    # test metrics recomputed from the OOF file agree with fold_metrics
+    test_rows = fold_metrics[fold_metrics["split"] == "test"].set_index(["model", "fold"])
+    for (model, fold), part in oof.groupby(["model", "fold"]):
+        assert test_rows.loc[(model, fold), "n"] == len(part)
+        assert test_rows.loc[(model, fold), "tp"] == int(((part["y_pred"] == 1) & (part["y_true"] == 1)).sum())
+
+    features = pd.read_csv(out / "selected_features.csv")
+    assert list(features.columns) == ["model", "fold", "feature", "importance"]
+    assert features.loc[features["model"] == "dummy", "importance"].isna().all()
+    assert features.loc[features["model"] != "dummy", "importance"].notna().all()
+    assert set(features["feature"]) <= set(signal_dataset.X.columns)
+
+    scores = pd.read_csv(out / "participant_scores.csv")
+    assert list(scores.columns) == ["model", "fold", "pcode", "n", "n_1", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc"]
+    assert len(scores) == 6 * 12  # each participant is in exactly one test fold
+
+
+def test_a_real_signal_beats_the_dummy_clearly(signal_run):
+    _, board = signal_run
+    best = board[board["model"] != "dummy"].iloc[0]
+    dummy = board[board["model"] == "dummy"].iloc[0]
+    assert best["f1_macro_mean"] - dummy["f1_macro_mean"] > 0.2
+    assert best["roc_auc_mean"] > 0.75
+    assert dummy["roc_auc_mean"] == pytest.approx(0.5)  # a constant score ranks nothing
+
+
+def test_labels_shuffled_within_participants_score_near_chance(tmp_path):
+    # per-sample link destroyed, base rates kept; participants are recognisable from
+    # their features, which could only help if rows of one person leaked across folds
+    ds = synthetic_dataset(shuffle_within_participant=True, identity=1.5, seed=3)
+    board = run_evaluation(ds, tmp_path / "null", models=["logreg", "rf", "evxgb"], fast=True)
+    non_dummy = board[board["model"] != "dummy"]
+    assert abs(non_dummy["roc_auc_mean"].max() - 0.5) < 0.12
+    assert abs(non_dummy["roc_auc_mean"].min() - 0.5) < 0.12
+
+
+def test_each_task_fits_on_its_training_rows_only(monkeypatch, signal_dataset, tmp_path):
+    from kemo_attention.models import zoo
+
+    seen = []
+    original = zoo.fit_pipeline
+
+    def spy(pipeline, X, y, groups=None):
+        seen.append((zoo.model_name(pipeline), X.index.to_numpy().copy(), np.asarray(groups).copy()))
+        return original(pipeline, X, y, groups)
+
+    monkeypatch.setattr(zoo, "fit_pipeline", spy)
+    run_evaluation(signal_dataset, tmp_path / "spy", models=["lgbm"], fast=True)
+    folds = make_splits(signal_dataset.y, signal_dataset.group)
+    assert len(seen) == 2 * 5  # lgbm and dummy, five folds each, in that order
+    for k, (name, rows, groups) in enumerate(seen):
+        train, test = folds[k % 5]
+        assert (rows == train).all()
+        assert not set(groups) & set(signal_dataset.group[test])
+
+
+def test_a_failing_task_leaves_no_output_and_keeps_the_previous_run(monkeypatch, signal_dataset, signal_run, tmp_path):
+    good, _ = signal_run
+    real = runner.fit_fold
+
+    def failing(item, **kw):
+        if item[0] == "lgbm" and item[1] == 2:
+            raise RuntimeError("worker died")
+        return real(item, **kw)
+
+    monkeypatch.setattr(runner, "fit_fold", failing)
+    fresh = tmp_path / "attention"
+    with pytest.raises(TaskError, match="task lgbm/fold2 failed: RuntimeError: worker died"):
+        run_evaluation(signal_dataset, fresh, models=["lgbm"], fast=True)
+    assert not fresh.exists() and list(tmp_path.iterdir()) == []
+
+    before = (good / "manifest.json").read_text()
+    with pytest.raises(TaskError):
+        run_evaluation(signal_dataset, good, models=["lgbm"], fast=True)
+    assert (good / "manifest.json").read_text() == before  # the earlier complete run is untouched
+
+
+def test_a_failure_while_writing_leaves_no_folder(monkeypatch, signal_dataset, tmp_path):
+    from kemo_attention.evaluate import plots
+
+    def broken(folder, tables):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(plots, "write_plots", broken)
+    with pytest.raises(OSError, match="disk full"):
+        run_evaluation(signal_dataset, tmp_path / "attention", models=["dummy"], fast=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_data_is_refused_naming_the_column(signal_dataset, tmp_path):
+    from kemo_attention.dataset import Dataset
+
+    X = signal_dataset.X.copy()
+    X.loc[7, "bpm#AVG#3"] = np.nan
+    bad = Dataset(X, signal_dataset.y, signal_dataset.group)
+    with pytest.raises(DataError, match=r"row 7, column 'bpm#AVG#3': expected a finite number; got nan"):
+        run_evaluation(bad, tmp_path / "x")
+    one_class = Dataset(signal_dataset.X, np.ones(300, dtype=int), signal_dataset.group)
+    with pytest.raises(DataError, match=r"y holds only class \[1\]"):
+        run_evaluation(one_class, tmp_path / "x")
+    with pytest.raises(KemoError, match="unknown model\\(s\\) 'svm'"):
+        run_evaluation(signal_dataset, tmp_path / "x", models=["svm"])
+    assert not (tmp_path / "x").exists()
+
+
+def test_leaderboard_skips_nan_folds():
+    fm = pd.DataFrame({"model": ["a"] * 3, "fold": [0, 1, 2], "split": ["test"] * 3,
+                       **{c: [0.5, np.nan, 0.7] for c in SCORE_COLUMNS}})  # fmt: skip
+    board = report.leaderboard(fm)
+    assert board.loc[0, "f1_macro_mean"] == pytest.approx(0.6)
+    assert board.loc[0, "f1_macro_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
