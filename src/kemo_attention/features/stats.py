@@ -15,8 +15,9 @@ A row whose values are all exactly equal gets STD = SKW = KUR = TSC = BEP = 0
 and AVG = MED = that value; an empty row (n = 0) gets 0 everywhere.
 
 Why this shape: mean and central moments are computed directly on the values
-(two-pass, as scipy does, so equal inputs give bit-equal moments), never from
-running sums, which lose everything on near-constant windows. Each row is then
+(two-pass, as scipy does), never from running sums, which lose everything on
+near-constant windows; every sum has a fixed order per row (see ``BLOCK``), so a
+window's statistics never depend on the other windows of its batch. Each row is then
 sorted once; the sorted row gives min, max, median and the histogram counts
 (a binary search per bin edge) in one go, cheaper than a partition for the
 median plus a separate binning pass.
@@ -29,64 +30,85 @@ import numpy as np
 NUM_STATS: tuple[str, ...] = ("AVG", "STD", "SKW", "KUR", "ASC", "BEP", "MED", "TSC")
 
 _EPS = np.finfo(np.float64).eps
+# Row sums add fixed blocks of BLOCK values (numpy's pairwise sum inside a block), then the
+# block sums in order: the result for a row does not depend on how wide the batch is or
+# which other rows it holds (trailing zeros add nothing), so a window gets bit-identical
+# statistics whether it is computed alone (serving) or with others (training).
+BLOCK = 64
+
+
+def padded_width(n_max: int) -> int:
+    """Batch width for windows of at most ``n_max`` values: a positive multiple of BLOCK."""
+    return max(BLOCK, -(-int(n_max) // BLOCK) * BLOCK)
+
+
+def _row_sums(X: np.ndarray) -> np.ndarray:
+    R, L = X.shape
+    return np.cumsum(X.reshape(R, L // BLOCK, BLOCK).sum(axis=2), axis=1)[:, -1]
 
 
 def numeric_window_stats(values: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
-    """Statistics of each row of ``values`` (shape ``(R, L)``; row r uses ``values[r, :n[r]]``).
+    """Statistics of each row of ``values`` (shape ``(R, L)``; row r uses ``values[r, :n[r]]``)."""
+    values = np.asarray(values, dtype=np.float64)
+    n = np.asarray(n, dtype=np.int64)
+    V = np.zeros((values.shape[0], padded_width(values.shape[1])))
+    for r, k in enumerate(n):
+        V[r, :k] = values[r, :k]
+    return padded_window_stats(V, n)
 
-    ``values`` is overwritten (it is sorted in place); pass a copy you own.
+
+def padded_window_stats(V: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+    """Like :func:`numeric_window_stats` on a batch laid out for speed.
+
+    ``V`` has shape ``(R, L)`` with ``L`` a multiple of :data:`BLOCK`, row r holds its
+    ``n[r]`` values first and zeros after them; it is overwritten (sorted in place).
     """
-    V = values
     R, L = V.shape
     n = np.asarray(n, dtype=np.int64)
     out = {name: np.zeros(R) for name in NUM_STATS}
-    if R == 0 or L == 0:
+    if R == 0:
         return out
-    ragged = bool((n != L).any())
-    mask = np.arange(L)[None, :] < n[:, None] if ragged else None
-    if ragged:
-        V[~mask] = 0.0
+    n_max = int(n.max())
+    ragged = bool((n != n_max).any())
+    cols = np.arange(L)[None, :]
     nf = np.maximum(n, 1).astype(np.float64)
 
-    # Order-dependent statistics first, before the sort.
-    if L >= 2:
-        d = np.diff(V, axis=1)
+    def clear_tail(X: np.ndarray, keep: np.ndarray | int, fill: float = 0.0) -> None:
+        # Positions at or after `keep` (per row) get `fill`.
         if ragged:
-            d[~(np.arange(L - 1)[None, :] < (n - 1)[:, None])] = 0.0
-        sq_diff = np.einsum("ij,ij->i", d, d)
-        np.abs(d, out=d)
-        out["ASC"] = d.sum(axis=1)
-        del d
-    else:
-        sq_diff = np.zeros(R)
+            X[cols >= np.asarray(keep)[:, None]] = fill
+        else:
+            X[:, int(keep if np.isscalar(keep) else keep[0]):] = fill
 
-    if ragged:
-        mn = np.min(V, axis=1, where=mask, initial=np.inf)
-        mx = np.max(V, axis=1, where=mask, initial=-np.inf)
-    else:
-        mn, mx = V.min(axis=1), V.max(axis=1)
-    constant = (mn == mx) | (n == 0)
+    # Order-dependent statistics first, before the sort.
+    d = np.empty_like(V)
+    np.subtract(V[:, 1:], V[:, :-1], out=d[:, :-1])
+    clear_tail(d, np.maximum(n - 1, 0))
+    T = d * d
+    sq_diff = _row_sums(T)
+    np.abs(d, out=d)
+    asc = _row_sums(d)
+    del d
 
-    # Central moments as scipy computes them: D = v - mean, mean(D**2),
-    # mean(D**2 * D), mean((D**2)**2).
-    mean = V.sum(axis=1) / nf
+    # Central moments as scipy defines them: D = v - mean, mean(D**2), mean(D**2 * D),
+    # mean((D**2)**2); two-pass, never from running sums.
+    mean = _row_sums(V) / nf
     D = V - mean[:, None]
-    if ragged:
-        D[~mask] = 0.0
-    T = D * D
-    s2 = T.sum(axis=1)
+    clear_tail(D, n)
+    np.multiply(D, D, out=T)
+    s2 = _row_sums(T)
     m2 = s2 / nf
     U = T * D
-    m3 = U.sum(axis=1) / nf
+    m3 = _row_sums(U) / nf
     del U
     np.multiply(T, T, out=T)
-    m4 = T.sum(axis=1) / nf
+    m4 = _row_sums(T) / nf
     del T
 
     with np.errstate(divide="ignore", invalid="ignore"):
         std = np.where(n >= 2, np.sqrt(s2 / np.maximum(nf - 1.0, 1.0)), 0.0)
         negligible = m2 <= (_EPS * mean) ** 2
-        # Same operation order as scipy, so equal moments give bit-equal results.
+        # Same operation order as scipy.
         skw = m3 / m2**1.5
         skw_c = np.sqrt((nf - 1.0) * nf) / (nf - 2.0) * m3 / m2**1.5
         skw = np.where((n > 2) & ~negligible, skw_c, skw)
@@ -97,30 +119,27 @@ def numeric_window_stats(values: np.ndarray, n: np.ndarray) -> dict[str, np.ndar
         kur[negligible] = np.nan
         tsc = np.sqrt(sq_diff) / std
 
-    n_bins = _doane_bins(D, n, mn, mx, m2, m3)
-    del D
-
-    if ragged:
-        V[~mask] = np.inf
+    clear_tail(V, n, np.inf)  # the padding sorts after every value
     V.sort(axis=1)
     rows = np.arange(R)
-    half = np.maximum(n, 1) // 2
-    upper = V[rows, np.minimum(half, L - 1)]
+    mn, mx = V[:, 0], V[rows, np.maximum(n - 1, 0)]
+    constant = (mn == mx) | (n == 0)
+    n_bins = _doane_bins(D, n, mn, mx, m2, m3)  # D: still the unsorted centred values
+    del D
+    upper = V[rows, np.maximum(n, 1) // 2]
     lower = V[rows, np.maximum(n - 1, 0) // 2]
     med = np.where(n % 2 == 0, (lower + upper) / 2.0, upper)
-
     bep = _histogram_entropy(V, n, mn, mx, n_bins)
 
+    live = ~constant
     out["AVG"] = np.where(constant, mn, mean)
     out["MED"] = np.where(constant, mn, med)
-    live = ~constant
+    out["ASC"] = np.where(live, asc, 0.0)
     out["STD"] = np.where(live, std, 0.0)
     out["SKW"] = np.where(live, np.nan_to_num(skw, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
     out["KUR"] = np.where(live, np.nan_to_num(kur, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
     out["TSC"] = np.where(live & (std > 0), tsc, 0.0)
     out["BEP"] = np.where(live, bep, 0.0)
-    if L < 2:
-        out["ASC"] = np.zeros(R)
     for name in NUM_STATS:
         out[name][n == 0] = 0.0
     return out

@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 
 from kemo_attention.features.grid import (
     CategoricalRuns,
@@ -55,7 +54,7 @@ from kemo_attention.features.grid import (
     floor_index,
     merge_ranges,
 )
-from kemo_attention.features.stats import NUM_STATS, numeric_window_stats
+from kemo_attention.features.stats import NUM_STATS, padded_width, padded_window_stats
 
 if TYPE_CHECKING:  # only for annotations: streams.py imports nothing from here
     from kemo_attention.features.streams import Stream, StreamSpec
@@ -78,8 +77,8 @@ WINDOWS: tuple[tuple[str, int], ...] = (
 CAT_STATS: tuple[str, ...] = ("ETP", "ASC", "DUR")
 MODES: tuple[str, ...] = ("causal", "reference")
 
-# Rows x values of one batch of numeric windows (float64: 16 MB per temporary).
-_BATCH_VALUES = 1 << 21
+# Rows x values of one batch of numeric windows (float64: 8 MB per temporary).
+_BATCH_VALUES = 1 << 20
 
 
 # ---------------------------------------------------------------- names
@@ -209,16 +208,15 @@ def _numeric_features(stream: Stream, t: np.ndarray, mode: str, coverage: bool) 
     seg_len = seg_hi - seg_lo
     seg_off = np.cumsum(seg_len) - seg_len
     total = int(seg_len.sum())
-    pad = max(w for _, w in WINDOWS) // step + 2  # lets every row of a batch read a full-width slice
-    buf = np.zeros(total + pad)
+    buf = np.zeros(total)
     if total:
         idx = np.arange(total) - np.repeat(seg_off - seg_lo, seg_len)
-        buf[:total] = grid.values(idx)
+        buf[:] = grid.values(idx)
         seg = np.clip(np.searchsorted(seg_lo, widest, side="right") - 1, 0, seg_lo.size - 1)
         shift = seg_off[seg] - seg_lo[seg]
     else:
         shift = np.zeros(P, dtype=np.int64)
-    run_start = _run_starts(buf[:total])
+    run_start = _run_starts(buf)
 
     for (win, _), lo in zip(WINDOWS, los):
         n = np.maximum(hi - lo, 0)
@@ -290,15 +288,16 @@ def _numeric_windows(buf: np.ndarray, run_start: np.ndarray, start: np.ndarray, 
         return out
     todo = todo[np.argsort(n[todo], kind="stable")]
     for rows in _batches(n[todo], todo):
-        width = int(n[rows].max())
-        V = sliding_window_view(buf, width)[start[rows]]
+        V = np.zeros((rows.size, padded_width(int(n[rows].max()))))
         for r, i in enumerate(rows):
+            k, a = int(n[i]), int(start[i])
+            V[r, :k] = buf[a: a + k]
             got = patches.get(int(i))
             if got is not None:
                 first_k, vals = got
                 from_k = max(int(lo[i]), first_k)
-                V[r, from_k - int(lo[i]): n[i]] = vals[from_k - first_k:]
-        stats = numeric_window_stats(V, n[rows])
+                V[r, from_k - int(lo[i]): k] = vals[from_k - first_k:]
+        stats = padded_window_stats(V, n[rows])
         for stat in NUM_STATS:
             out[stat][rows] = stats[stat]
     return out
