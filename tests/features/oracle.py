@@ -449,25 +449,28 @@ def streams_from_tables(tables: dict) -> dict[str, tuple[np.ndarray, list]]:
 
 
 def feature_row(
-    tables: dict,
+    streams: dict[str, tuple[np.ndarray, list]],
     prompt_ms: int,
     *,
     userinfo: dict | None,
     past_labels: list[tuple[int, int]] | None,
     mode: str,
     tz_offset: str = "+09:00",
-) -> dict[str, float]:
-    """Every column of one prompt (streams not derivable by ``streams_from_tables`` are absent)."""
+) -> tuple[dict[str, float], dict[str, dict[str, WindowInfo]]]:
+    """Every column of one prompt from ``streams_from_tables`` output (other streams: absent).
+
+    Returns (feature name -> value, stream name -> its numeric WindowInfo per window).
+    """
     t = prompt_ms - 1
-    derived = streams_from_tables(tables)
     row = time_of_prompt(prompt_ms, tz_offset)
     row.update(participant_features(userinfo))
+    infos = {}
     for stream in ORACLE_STREAMS:
-        times, values = derived.get(stream.name, (np.zeros(0, dtype=np.int64), []))
-        feats, _ = stream_features(stream, times, values, t, mode, present=len(times) > 0)
+        times, values = streams.get(stream.name, (np.zeros(0, dtype=np.int64), []))
+        feats, infos[stream.name] = stream_features(stream, times, values, t, mode, present=len(times) > 0)
         row.update(feats)
     row.update(label_history(prompt_ms, past_labels))
-    return row
+    return row, infos
 
 
 # --------------------------------------------------------------------------- random inputs
