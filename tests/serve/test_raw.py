@@ -102,7 +102,7 @@ def test_raw_without_records_uses_empty_tables(client, bundle):
         (lambda q: q["records"]["HR"].append({"timestamp": "abc", "bpm": 70}), 422, "records.HR"),
         (lambda q: q["records"]["HR"].append({"timestamp": PROMPT, "bpm": "fast"}), 422, "records.HR"),
         (lambda q: q["records"]["HR"].append({"bpm": 70}), 422, "records.HR"),
-        (lambda q: q["records"]["HR"].append({"timestamp": PROMPT, "bpm": {"a": 1}}), 422, "records.HR.601.bpm: expected a JSON scalar (number, text, true/false or null); got an object"),
+        (lambda q: q["records"]["HR"].append({"timestamp": PROMPT, "bpm": {"a": 1}}), 422, "records.HR: record 601, 'bpm': expected a JSON scalar (number, text, true/false or null); got an object"),
         (lambda q: q.update(prompt_time="2019-05-08T10:30:00"), 422, "has no UTC offset"),
         (lambda q: q.update(prompt_time="yesterday"), 422, "expected epoch milliseconds or ISO 8601"),
         (lambda q: q.update(prompt_time=PROMPT // 1000), 422, "seconds instead of ms"),

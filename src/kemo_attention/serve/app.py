@@ -12,14 +12,17 @@ endpoints are plain ``def`` (FastAPI runs them in its thread pool).
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from kemo_attention.bundle import Bundle, load_bundle
 from kemo_attention.errors import KemoError
@@ -42,7 +45,32 @@ _ERRORS = {
     422: {"model": ErrorResponse, "description": "The request is not valid for this bundle"},
 }
 
-router = APIRouter()
+class _FastJSONRequest(Request):
+    """A request whose JSON body is parsed by pydantic-core's parser: ~3x faster than the
+    standard library's on a 3,356-feature row (~130 kB of numbers), measured in
+    bench/bench_serve.py. Parse errors still reach FastAPI as ``JSONDecodeError`` (-> 422)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = pydantic_core.from_json(body, allow_inf_nan=True)
+            except ValueError as exc:
+                raise json.JSONDecodeError(str(exc), body[:200].decode("utf-8", "replace"), 0) from None
+        return self._json
+
+
+class _FastJSONRoute(APIRoute):
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request):
+            return await handler(_FastJSONRequest(request.scope, request.receive))
+
+        return route
+
+
+router = APIRouter(route_class=_FastJSONRoute)
 
 
 def get_service(request: Request) -> PredictionService:
@@ -127,8 +155,6 @@ class BodySizeLimit:
 
 
 async def _json(send, status: int, detail: str, close: bool = False) -> None:
-    import json
-
     payload = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     if close:

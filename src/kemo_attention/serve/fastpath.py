@@ -45,25 +45,73 @@ def _strip_names(obj: Any) -> Any:
     return clone
 
 
+class _Scaler:
+    """StandardScaler.transform restricted to the columns the selector keeps, with
+    scikit-learn's own arithmetic (mean and scale cast to the input dtype, in-place)."""
+
+    def __init__(self, scaler: Any, keep: np.ndarray):
+        self.mean = None if not scaler.with_mean else np.asarray(scaler.mean_)[keep]
+        self.scale = None if not scaler.with_std or scaler.scale_ is None else np.asarray(scaler.scale_)[keep]
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.array(X, copy=True)
+        if self.mean is not None:
+            X -= self.mean.astype(X.dtype)
+        if self.scale is not None:
+            X /= self.scale.astype(X.dtype)
+        return X
+
+
+class _Booster:
+    """LGBMClassifier (binary) without the per-call parameter handling of its sklearn
+    wrapper (~0.5 ms of ``get_params``/``deepcopy`` per call): the booster's own predict."""
+
+    def __init__(self, estimator: Any):
+        self.booster = estimator.booster_
+        # As the wrapper does: n_jobs becomes num_threads (the zoo uses 1). Without it the
+        # booster starts one OpenMP thread per core for every call, costly for one row.
+        n_jobs = getattr(estimator, "n_jobs", None)
+        self.threads = 1 if n_jobs is None or n_jobs < 1 else int(n_jobs)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p1 = np.asarray(self.booster.predict(X, num_threads=self.threads), dtype=float)
+        return np.column_stack([1 - p1, p1])
+
+
+def _fast_estimator(estimator: Any) -> Any:
+    try:
+        from lightgbm import LGBMClassifier
+    except ImportError:  # pragma: no cover - lightgbm is a dependency
+        return estimator
+    if (
+        type(estimator) is LGBMClassifier
+        and list(getattr(estimator, "classes_", [])) == [0, 1]
+        and not callable(getattr(estimator, "objective", None))
+    ):
+        return _Booster(estimator)
+    return estimator
+
+
 class FastPath:
     """``predict_proba(matrix)`` -> P(y=1) for rows given as a float64 matrix in manifest order."""
 
-    def __init__(self, blocks, mask: np.ndarray, tail: list[Any], estimator: Any, positive: int):
-        self.blocks = blocks  # [(column indices, input dtype, transform or None=passthrough)]
-        self.mask = mask
+    def __init__(self, blocks, tail: list[Any], estimator: Any, positive: int):
+        # [(column indices, input dtype, transform or None = passthrough, output positions kept
+        #   by the selector or None = the transform already returns only those)]
+        self.blocks = blocks
         self.tail = tail
         self.estimator = estimator
         self.positive = positive
 
     def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
         parts = []
-        for idx, dtype, trans in self.blocks:
+        for idx, dtype, trans, keep in self.blocks:
             sub = matrix[:, idx]
             sub = (sub != 0) if dtype == np.bool_ else sub.astype(dtype, copy=False)
-            out = sub if trans is None else trans.transform(sub)
-            parts.append(np.asarray(out))
+            out = np.asarray(sub if trans is None else trans.transform(sub))
+            parts.append(out if keep is None else out[:, keep])
+        # Mixed dtypes (float32 scaled block, float64 flags) upcast as the DataFrame concat does.
         X = np.hstack(parts) if len(parts) > 1 else parts[0]
-        X = X[:, self.mask]
         for step in self.tail:
             X = step.transform(X)
         proba = self.estimator.predict_proba(X)
@@ -73,6 +121,7 @@ class FastPath:
 def build_fast_path(pipeline: Any, names: list[str], kinds: dict[str, str], numeric_dtype: np.dtype) -> FastPath | None:
     """The fast path for ``pipeline``, or None when its structure is not the one handled."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
 
     steps = getattr(pipeline, "steps", None)
     if not steps or len(steps) < 3:
@@ -82,7 +131,9 @@ def build_fast_path(pipeline: Any, names: list[str], kinds: dict[str, str], nume
     if not isinstance(ct, ColumnTransformer) or not hasattr(selector, "get_support"):
         return None
     index = {n: i for i, n in enumerate(names)}
+    mask = np.asarray(selector.get_support(), dtype=bool)
     blocks = []
+    offset = 0
     for _, trans, cols in ct.transformers_:
         if isinstance(trans, str) and trans == "drop":
             continue
@@ -98,15 +149,20 @@ def build_fast_path(pipeline: Any, names: list[str], kinds: dict[str, str], nume
             dtype = np.dtype(numeric_dtype)
         else:
             dtype = np.dtype(np.float64)
+        # Every transformer here maps its columns one-to-one (checked through the selector's
+        # input width below); the selector's mask splits into one slice per block.
+        keep = np.flatnonzero(mask[offset : offset + len(cols)])
+        offset += len(cols)
         if isinstance(trans, str):
             if trans != "passthrough":
                 return None
-            blocks.append((idx, dtype, None))
+            blocks.append((idx[keep], dtype, None, None))
+        elif type(trans) is StandardScaler:
+            blocks.append((idx[keep], dtype, _Scaler(trans, keep), None))  # only the kept columns
         else:
-            blocks.append((idx, dtype, _strip_names(trans)))
-    if not blocks:
+            blocks.append((idx, dtype, _strip_names(trans), keep))
+    if not blocks or offset != len(mask):
         return None
-    mask = np.asarray(selector.get_support(), dtype=bool)
     tail = []
     for _, step in steps[2:-1]:
         if hasattr(step, "fit_resample"):
@@ -117,7 +173,7 @@ def build_fast_path(pipeline: Any, names: list[str], kinds: dict[str, str], nume
     estimator = _strip_names(steps[-1][1])
     classes = list(getattr(estimator, "classes_", [0, 1]))
     positive = classes.index(1) if 1 in classes else len(classes) - 1
-    return FastPath(blocks, mask, tail, estimator, positive)
+    return FastPath(blocks, tail, _fast_estimator(estimator), positive)
 
 
 def probe_rows(defaults: np.ndarray, is_bool: np.ndarray, n: int = 6, seed: int = 0) -> np.ndarray:

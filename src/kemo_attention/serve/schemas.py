@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictFloat, StrictInt, StrictStr, WithJsonSchema, model_validator
 
+
 def _kind(value: Any) -> str:
     if isinstance(value, str):
         return f"text {value[:40]!r}"
@@ -24,26 +25,42 @@ def _kind(value: Any) -> str:
     return f"{value!r}"
 
 
-def _feature_value(value: Any) -> bool | int | float:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        raise ValueError(f"expected a finite number; got {value!r}")
-    raise ValueError(f"expected a number or true/false; got {_kind(value)}")
+_NUMBER_TYPES = frozenset({float, int, bool})
+_SCALAR_TYPES = frozenset({float, int, bool, str, type(None)})
 
 
-def _record_value(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        raise ValueError(f"expected a finite number; got {value!r}")
-    raise ValueError(f"expected a JSON scalar (number, text, true/false or null); got {_kind(value)}")
+def _finite(key: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{key!r}: expected a finite number; got {value!r}")
+
+
+def _feature_row(value: Any) -> dict[str, Any]:
+    """One row of features, checked as a whole: a Python-level check per value would cost
+    ~1 us x 3,356 values per row; one pass over the value types is ~20x cheaper."""
+    if not isinstance(value, dict):
+        raise ValueError(f"expected an object of feature: value; got {_kind(value)}")
+    if not set(map(type, value.values())) <= _NUMBER_TYPES:
+        bad = next(k for k, v in value.items() if type(v) not in _NUMBER_TYPES)
+        raise ValueError(f"feature {bad!r}: expected a number or true/false; got {_kind(value[bad])}")
+    return value  # NaN/Infinity are caught by the service's vectorised finiteness check
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    """A list of raw records: objects whose values are JSON scalars (the release's cells)."""
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of records; got {_kind(value)}")
+    for i, record in enumerate(value):
+        if not isinstance(record, dict):
+            raise ValueError(f"record {i}: expected an object of column: value; got {_kind(record)}")
+        if not set(map(type, record.values())) <= _SCALAR_TYPES:
+            bad = next(k for k, v in record.items() if type(v) not in _SCALAR_TYPES)
+            raise ValueError(
+                f"record {i}, {bad!r}: expected a JSON scalar (number, text, true/false or null); got {_kind(record[bad])}"
+            )
+        for k, v in record.items():
+            if type(v) is float:
+                _finite(f"record {i}, {k}", v)
+    return value
 
 
 def _time_value(value: Any) -> int | str:
@@ -52,24 +69,21 @@ def _time_value(value: Any) -> int | str:
     return value
 
 
-# One validator per value type, so that a bad value gives ONE clear message (a Union would
-# give one line per member type), with the JSON schema stated explicitly for the OpenAPI docs.
-# Strings such as "1.5" are refused rather than guessed at; NaN/Infinity too (training
-# data never holds them).
-FeatureValue = Annotated[
-    Any, PlainValidator(_feature_value), WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "boolean"}]})
+# Validators over whole values, so that a bad value gives ONE clear message naming it (a
+# Union gives one line per member type) and wide rows stay cheap; the JSON schema is stated
+# explicitly for the OpenAPI docs. Strings such as "1.5" are refused rather than guessed at.
+_NUMBER_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "boolean"}]}
+_SCALAR_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}, {"type": "null"}]}
+FeatureRow = Annotated[
+    dict, PlainValidator(_feature_row), WithJsonSchema({"type": "object", "additionalProperties": _NUMBER_SCHEMA})
 ]
-FeatureRow = dict[str, FeatureValue]
-# One field of a raw sensor record: JSON scalars only (the release's cells).
-RecordValue = Annotated[
-    Any,
-    PlainValidator(_record_value),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}, {"type": "null"}]}),
+RecordList = Annotated[
+    list,
+    PlainValidator(_records),
+    WithJsonSchema({"type": "array", "items": {"type": "object", "additionalProperties": _SCALAR_SCHEMA}}),
 ]
 # Epoch milliseconds, or ISO 8601 text with an offset ("2019-05-08T10:30:00+09:00").
-TimeValue = Annotated[
-    Any, PlainValidator(_time_value), WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]})
-]
+TimeValue = Annotated[Any, PlainValidator(_time_value), WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]})]
 FiniteFloat = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 MAX_ROWS = 10_000
@@ -187,7 +201,7 @@ class RawPredictRequest(BaseModel):
     )
     pcode: StrictStr | None = None
     prompt_time: TimeValue = Field(description="Epoch milliseconds (UTC), or ISO 8601 text with an offset.")
-    records: dict[str, list[dict[str, RecordValue]]] = Field(
+    records: dict[str, RecordList] = Field(
         default_factory=dict,
         description="Data type name (HR, Acceleration, ScreenEvent ...; any case) -> records with the release's columns.",
     )

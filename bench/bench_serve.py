@@ -1,0 +1,252 @@
+"""Benchmark: the inference API over HTTP on loopback, against the same bundle in-process.
+
+Builds a bundle of the real shape (the 3,356 feature columns of ``feature_columns()``,
+synthetic values, 1,000 samples, ``lgbm`` by default), starts ``kemo-attention serve`` in a
+subprocess on 127.0.0.1 and measures:
+
+* single-row ``POST /predict`` latency, sequential, one keep-alive connection (p50/p99);
+* throughput with several concurrent clients (threads, one connection each);
+* one request with a batch of 1,000 full rows;
+* ``POST /predict/raw`` latency (10 min of HR, 2 min of ACC, screen events);
+* in-process: the service's row path (dict -> matrix -> fast path), the plain pipeline
+  (``Bundle.predict_proba`` on a one-row DataFrame), and JSON parsing + validation alone.
+
+Client and server share the machine's cores, as any loopback benchmark does.
+
+    .venv/bin/python bench/bench_serve.py [--model lgbm] [--requests 500] [--clients 8]
+
+Writes ``bench/results/serve.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROMPT = 1_557_279_000_000
+
+
+def feature_kinds() -> dict[str, str]:
+    from kemo_attention.features.extract import features_for_prompts
+    from kemo_attention.release.read import empty_frame
+    from kemo_attention.release.schema import DATA_TYPES
+
+    row = features_for_prompts({n: empty_frame(t) for n, t in DATA_TYPES.items()}, np.array([PROMPT]), userinfo=None, past_labels=None)
+    return {c: ("bool" if row[c].dtype == bool else "numeric") for c in row.columns}
+
+
+def synthetic_dataset(n: int, seed: int = 0):
+    from kemo_attention.dataset import Dataset
+
+    kinds = feature_kinds()
+    rng = np.random.default_rng(seed)
+    cols = {c: (rng.random(n) < 0.3) if k == "bool" else rng.normal(size=n).astype(np.float32) for c, k in kinds.items()}
+    X = pd.DataFrame(cols, columns=list(kinds))
+    signal = X["HRT#VAL"].to_numpy() + X["SCR#VAL=ON"].to_numpy() + 0.5 * X["ACC_MAG#AVG#M01"].to_numpy()
+    y = (signal + rng.normal(0, 0.7, n) > 0.3).astype(int)
+    group = np.repeat([f"P{i:02d}" for i in range(20)], -(-n // 20))[:n]
+    return Dataset(X, y, group, meta={"feature_mode": "causal", "label": {"name": "attention"}, "tz_offset": "+09:00"})
+
+
+def row_json(X: pd.DataFrame, i: int) -> dict:
+    return {c: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v)) for c, v in X.iloc[i].items()}
+
+
+def raw_body(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    hr = [{"timestamp": PROMPT - 600_000 + i * 1000, "bpm": round(float(75 + rng.normal(0, 3)), 1)} for i in range(600)]
+    acc = [{"timestamp": PROMPT - 120_000 + i * 250, "x": float(rng.normal()), "y": float(rng.normal()), "z": float(rng.normal(1))} for i in range(480)]
+    screen = [{"timestamp": PROMPT - 300_000, "type": "OFF"}, {"timestamp": PROMPT - 20_000, "type": "ON"}]
+    return {"prompt_time": PROMPT, "records": {"HR": hr, "Acceleration": acc, "ScreenEvent": screen}, "userinfo": {"age": 24, "gender": "F"}}
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def timed(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="lgbm")
+    ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--requests", type=int, default=500)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "serve.json")
+    args = ap.parse_args()
+
+    import httpx
+
+    from kemo_attention.bundle import export_bundle, load_bundle
+    from kemo_attention.serve.schemas import PredictRequest
+    from kemo_attention.serve.service import PredictionService
+
+    load_before = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    t = time.perf_counter()
+    ds = synthetic_dataset(args.samples)
+    path = export_bundle(ds, args.model, work)
+    export_s = time.perf_counter() - t
+    bundle = load_bundle(path)
+    n_features = len(bundle.feature_names)
+    print(f"bundle: {args.model}, {n_features} features, {len(bundle.used_features())} kept by the selector; export {export_s:.1f} s")
+
+    # ------------------------------------------------------------------ in-process
+    service = PredictionService(bundle)
+    row = row_json(ds.X, 0)
+    single_body = json.dumps({"rows": [row]}).encode()
+    in_service = timed(lambda: service.predict_rows([row]), args.requests)
+    in_parse = timed(lambda: PredictRequest.model_validate(json.loads(single_body)), 200)
+    one_frame = ds.X.iloc[[0]]
+    in_pipeline = timed(lambda: bundle.predict_proba(one_frame), 30)
+    batch_rows = [row_json(ds.X, i % len(ds.X)) for i in range(args.batch)]
+    in_batch = timed(lambda: service.predict_rows(batch_rows), 3)
+    same = abs(service.predict_rows([row])["predictions"][0]["probability"] - float(bundle.predict_proba(one_frame)[0]))
+
+    # ------------------------------------------------------------------ the server
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cli = str(Path(sys.executable).with_name("kemo-attention"))
+    proc = subprocess.Popen(
+        [cli, "serve", str(path), "--port", str(port), "--max-body-mb", "1024"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        t = time.perf_counter()
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        startup_s = time.perf_counter() - t
+        headers = {"content-type": "application/json"}
+        with httpx.Client(base_url=url, timeout=120) as client:
+            for _ in range(20):
+                assert client.post("/predict", content=single_body, headers=headers).status_code == 200
+            http_single = timed(lambda: client.post("/predict", content=single_body, headers=headers).raise_for_status(), args.requests)
+
+            raw = json.dumps(raw_body()).encode()
+            client.post("/predict/raw", content=raw, headers=headers).raise_for_status()
+            http_raw = timed(lambda: client.post("/predict/raw", content=raw, headers=headers).raise_for_status(), 30)
+
+            batch_body = json.dumps({"rows": batch_rows}).encode()
+            http_batch = timed(lambda: client.post("/predict", content=batch_body, headers=headers).raise_for_status(), 3)
+
+        # concurrent clients
+        per_client = max(1, args.requests * 2 // args.clients)
+        latencies: list[float] = []
+        lock = threading.Lock()
+        errors = []
+
+        def worker():
+            mine = []
+            try:
+                with httpx.Client(base_url=url, timeout=60) as c:
+                    c.post("/predict", content=single_body, headers=headers).raise_for_status()
+                    barrier.wait()
+                    for _ in range(per_client):
+                        t0 = time.perf_counter()
+                        c.post("/predict", content=single_body, headers=headers).raise_for_status()
+                        mine.append((time.perf_counter() - t0) * 1000)
+            except Exception as exc:  # reported below
+                errors.append(repr(exc))
+            with lock:
+                latencies.extend(mine)
+
+        barrier = threading.Barrier(args.clients + 1)
+        threads = [threading.Thread(target=worker) for _ in range(args.clients)]
+        for th in threads:
+            th.start()
+        barrier.wait()
+        t = time.perf_counter()
+        for th in threads:
+            th.join()
+        elapsed = time.perf_counter() - t
+        if errors:
+            raise SystemExit(f"client errors: {errors[:3]}")
+        rps = len(latencies) / elapsed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    p50_http, p50_in = pct(http_single, 50), pct(in_service, 50)
+    results = {
+        "benchmark": "serve",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "bundle": {"model": args.model, "features": n_features, "kept_by_selector": len(bundle.used_features()),
+                   "training_samples": args.samples, "fast_path": service.fast is not None, "export_s": round(export_s, 2),
+                   "server_startup_s": round(startup_s, 2)},
+        "single_row_request_bytes": len(single_body),
+        "http_single_ms": {"p50": p50_http, "p90": pct(http_single, 90), "p99": pct(http_single, 99), "n": len(http_single)},
+        "http_concurrent": {"clients": args.clients, "requests": len(latencies), "rps": rps,
+                            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99)},
+        "http_batch": {"rows": args.batch, "request_mb": len(batch_body) / 2**20, "ms": min(http_batch),
+                       "ms_per_row": min(http_batch) / args.batch},
+        "http_raw_ms": {"p50": pct(http_raw, 50), "p99": pct(http_raw, 99), "n": len(http_raw)},
+        "in_process": {
+            "service_single_ms": {"p50": p50_in, "p99": pct(in_service, 99)},
+            "json_parse_and_validate_single_ms": {"p50": pct(in_parse, 50)},
+            "pipeline_dataframe_single_ms": {"p50": pct(in_pipeline, 50)},
+            "service_batch_ms": min(in_batch),
+            "fast_vs_pipeline_abs_diff": same,
+        },
+        "http_overhead_ratio_p50": p50_http / p50_in,
+        "goals": {"p99_single_lt_20ms": pct(http_single, 99) < 20, "rps_ge_200": rps >= 200, "overhead_le_3x": p50_http / p50_in <= 3},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+
+    def line(name, value):
+        print(f"  {name:<44} {value}")
+
+    print(f"machine: {os.cpu_count()} cpus, load average {results['machine']['load_average_before']} -> {results['machine']['load_average_after']}")
+    line("HTTP /predict 1 row p50 / p99", f"{p50_http:.2f} / {pct(http_single, 99):.2f} ms")
+    line(f"HTTP /predict {args.clients} clients", f"{rps:.0f} req/s (p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms)")
+    line(f"HTTP /predict batch of {args.batch} rows", f"{min(http_batch):.0f} ms ({len(batch_body) / 2**20:.0f} MB body, {min(http_batch) / args.batch:.2f} ms/row)")
+    line("HTTP /predict/raw p50 / p99", f"{pct(http_raw, 50):.1f} / {pct(http_raw, 99):.1f} ms")
+    line("in-process service 1 row p50 / p99", f"{p50_in:.2f} / {pct(in_service, 99):.2f} ms")
+    line("in-process JSON parse + validation 1 row p50", f"{pct(in_parse, 50):.2f} ms")
+    line("in-process pipeline (DataFrame) 1 row p50", f"{pct(in_pipeline, 50):.1f} ms")
+    line(f"in-process service batch of {args.batch}", f"{min(in_batch):.0f} ms")
+    line("HTTP / in-process p50", f"{p50_http / p50_in:.1f}x")
+    line("goals (p99<20ms, >=200 rps, <=3x)", " ".join(f"{k}={v}" for k, v in results["goals"].items()))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
