@@ -54,7 +54,7 @@ from kemo_attention.features.grid import (
     floor_index,
     merge_ranges,
 )
-from kemo_attention.features.stats import NUM_STATS, padded_width, padded_window_stats
+from kemo_attention.features.stats import NUM_STATS, new_batch, padded_width, padded_window_stats
 
 if TYPE_CHECKING:  # only for annotations: streams.py imports nothing from here
     from kemo_attention.features.streams import Stream, StreamSpec
@@ -77,8 +77,8 @@ WINDOWS: tuple[tuple[str, int], ...] = (
 CAT_STATS: tuple[str, ...] = ("ETP", "ASC", "DUR")
 MODES: tuple[str, ...] = ("causal", "reference")
 
-# Rows x values of one batch of numeric windows (float64: 8 MB per temporary).
-_BATCH_VALUES = 1 << 20
+# Rows x values of one batch of numeric windows (float64: 4 MB per scratch array).
+_BATCH_VALUES = 1 << 19
 
 
 # ---------------------------------------------------------------- names
@@ -288,7 +288,7 @@ def _numeric_windows(buf: np.ndarray, run_start: np.ndarray, start: np.ndarray, 
         return out
     todo = todo[np.argsort(n[todo], kind="stable")]
     for rows in _batches(n[todo], todo):
-        V = np.zeros((rows.size, padded_width(int(n[rows].max()))))
+        V = new_batch(rows.size, padded_width(int(n[rows].max())))
         for r, i in enumerate(rows):
             k, a = int(n[i]), int(start[i])
             V[r, :k] = buf[a: a + k]
