@@ -28,13 +28,19 @@ def make_app(monkeypatch):
 
     from kemo_attention.dashboard.config import ENV_BUNDLE, ENV_CHECK, ENV_EVAL, ENV_RELEASE
 
-    def make(*, eval_dir=None, bundle=None, release=None, check=None, page: str | None = None, timeout: float = 30):
+    def make(*, eval_dir=None, bundle=None, release=None, check=None, page: str | None = None, state: dict | None = None,
+             timeout: float = 60):
+        """Run the app once; ``page`` and ``state`` (widget keys -> values) are set before that run."""
         for key, value in ((ENV_EVAL, eval_dir), (ENV_BUNDLE, bundle), (ENV_RELEASE, release), (ENV_CHECK, check)):
             monkeypatch.setenv(key, str(value) if value is not None else "")
         at = AppTest.from_file(str(APP_PATH), default_timeout=timeout)
+        if page is not None:
+            at.session_state["page"] = page
+        for key, value in (state or {}).items():
+            at.session_state[key] = value
         at.run()
-        if page is not None and page != "Models":
-            at.sidebar.radio(key="page").set_value(page).run()
+        if page is not None:
+            assert at.sidebar.radio(key="page").value == page
         return at
 
     return make

@@ -72,9 +72,7 @@ def test_features_page_groups_heart_rate(make_app, eval_dir):
 
 
 def test_people_page_shows_the_chosen_participant(make_app, eval_dir):
-    at = make_app(eval_dir=eval_dir, page="People")
-    no_exception(at)
-    at.selectbox(key="people_pcode").set_value("P03").run()
+    at = make_app(eval_dir=eval_dir, page="People", state={"people_pcode": "P03"})
     no_exception(at)
     assert "Participant P03" in [h.value for h in at.subheader]
     line = chart_data(at, 0)
@@ -148,3 +146,11 @@ def test_bad_check_json_is_an_error_message(make_app, tmp_path):
     at = make_app(check=bad, page="Data")
     no_exception(at)
     assert "daily_rows" in at.error[0].value
+
+
+@pytest.mark.parametrize(("page", "needle"), [("Data", "Checking"), ("People", "Raw answers not shown")])
+def test_a_folder_that_is_not_a_release_is_explained(make_app, eval_dir, tmp_path, page, needle):
+    (tmp_path / "notes.txt").write_text("not a release")
+    at = make_app(eval_dir=eval_dir, release=tmp_path, page=page)
+    no_exception(at)
+    assert needle in texts(at)

@@ -85,7 +85,7 @@ def _type_heatmap(daily: pd.DataFrame) -> None:
         "days (days with any data) on which that type recorded at least one row; white = never."
     )
     chart = alt.Chart(long).mark_rect().encode(
-        x=alt.X("type:N", title="data type", sort=list(matrix.columns), axis=alt.Axis(labelAngle=-45)),
+        x=alt.X("type:N", title="data type", sort=list(matrix.columns), axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
         y=alt.Y("pcode:N", title="participant", axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("share:Q", scale=alt.Scale(domain=[0, 1], scheme="greens"), title="share of days"),
         tooltip=["pcode", "type", alt.Tooltip("share:Q", format=".0%")],

@@ -39,7 +39,7 @@ def render(cfg: DashboardConfig) -> None:
     by_stream = data.group_selection(table, "stream")
     chart = alt.Chart(by_stream.head(25)).mark_bar().encode(
         x=alt.X("selections:Q", title="selections (sum of frequencies)"),
-        y=alt.Y("stream:N", sort="-x", title=None),
+        y=alt.Y("stream:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
         tooltip=["stream", "features", alt.Tooltip("selections:Q", format=".2f"), "top_features"],
     )
     st.altair_chart(chart.properties(height=alt.Step(22)), width="stretch")

@@ -172,8 +172,10 @@ def _row_from_csv(bundle: Any) -> pd.DataFrame | None:
         f"A CSV with a header of feature names and one row of values ({len(names)} features; "
         "missing ones take the training median / mode recorded in the bundle)."
     )
-    template = pd.DataFrame([bundle.manifest.get("feature_defaults") or {}], columns=names)
-    st.download_button("Download a template row (training medians)", template.to_csv(index=False), "features-template.csv", "text/csv")
+    def template() -> str:  # built only when clicked: thousands of columns
+        return pd.DataFrame([bundle.manifest.get("feature_defaults") or {}], columns=names).to_csv(index=False)
+
+    st.download_button("Download a template row (training medians)", template, "features-template.csv", "text/csv")
     uploaded = st.file_uploader("Feature row (CSV)", type=["csv"], key="try_csv")
     if uploaded is None:
         return None
@@ -228,7 +230,7 @@ def _predict(bundle: Any, row: pd.DataFrame, answer: str | None) -> None:
             st.warning(f"No explanation for this row: {exc}")
             return
         if not pushes:
-            st.info("The model gives no per-feature explanation for this row.")
+            st.info("No feature pushed this row: every feature the model uses is at its training default.")
             return
         table = pd.DataFrame(pushes, columns=["feature", "push"])
         table["in plain words"] = [describe_feature(f) for f in table["feature"]]
@@ -240,8 +242,12 @@ def _predict(bundle: Any, row: pd.DataFrame, answer: str | None) -> None:
             color=alt.Color("direction:N", scale=alt.Scale(domain=["towards 1", "towards 0"], range=["#2ca02c", "#d62728"]), title=None),
             tooltip=["feature", "in plain words", "value", alt.Tooltip("push:Q", format=".4f")],
         )
-        st.altair_chart(chart.properties(height=30 * len(table) + 40, title="Features that pushed it most"), width="stretch")
-        st.dataframe(table[["feature", "in plain words", "value", "push"]], hide_index=True)
+        st.altair_chart(chart.properties(height=alt.Step(24), title="Features that pushed it most"), width="stretch")
+    st.dataframe(table[["feature", "in plain words", "value", "push"]], hide_index=True)
+    st.caption(
+        "Push = P(this row) - P(this row with that feature at its training median / mode): "
+        "positive pushed towards 1. Only features the model's selection kept can push."
+    )
 
 
 def _fmt_value(value: Any) -> str:
