@@ -433,3 +433,21 @@ def test_coverage_share_of_window_with_samples():
 def test_spec_with_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind must be"):
         stream_feature_names(StreamSpec("XYZ", "text", None, 1000))
+
+
+def test_threads_get_their_own_scratch_memory():
+    # The API computes features in a thread pool; batches use per-thread scratch arrays.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(9)
+    streams = []
+    for _ in range(4):
+        times = np.sort(P - rng.integers(0, 8 * 3_600_000, 20_000))
+        streams.append(num("HRT", times, rng.normal(70, 8, times.size)))
+    ts = P - rng.integers(0, 3_600_000, 12)
+    serial = [stream_features(s, ts, mode="causal") for s in streams]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(lambda s: stream_features(s, ts, mode="causal"), streams * 2))
+    for got, expected in zip(threaded, serial * 2):
+        for name, arr in expected.items():
+            np.testing.assert_array_equal(got[name], arr)
