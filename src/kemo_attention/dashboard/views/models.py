@@ -99,7 +99,9 @@ def _curves(oof: pd.DataFrame, models: list[str]) -> None:
             curves["legend"] = [f"{m} ({name} {areas[m]:.3f})" for m in curves["model"]]
             order = [f"{m} ({name} {areas[m]:.3f})" for m in chosen if m in areas]
             x_title, y_title = ("false positive rate", "true positive rate") if kind == "roc" else ("recall (class 1)", "precision (class 1)")
-            lines = alt.Chart(curves).mark_line(interpolate="step-after" if kind == "pr" else "linear").encode(
+            # PR: precision holds from each recall down to the previous one (sklearn's steps-post
+            # drawn on descending recall), so a constant predictor shows as a flat line at the base rate.
+            lines = alt.Chart(curves).mark_line(interpolate="step-before" if kind == "pr" else "linear").encode(
                 x=alt.X("x:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
                 y=alt.Y("y:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
                 color=alt.Color("legend:N", sort=order, title=None, legend=alt.Legend(orient="bottom", columns=2)),
