@@ -35,15 +35,15 @@ def make_stream():
 
 @pytest.fixture(scope="session")
 def run_fast():
-    """``run_fast(stream, ts, mode, present=True)`` -> {feature name: float64 array over ts}.
+    """``run_fast(stream, ts, mode, present=True, coverage=False)`` -> {feature name: float64 array over ts}.
 
     Applies the spec's last step (NaN / inf -> 0, booleans -> 0.0 / 1.0), which
     ``stream_features`` leaves to its caller.
     """
     from kemo_attention.features.window import stream_features
 
-    def run(stream, ts, mode: str, present: bool = True) -> dict[str, np.ndarray]:
-        raw = stream_features(stream, np.asarray(ts, dtype=np.int64), mode=mode, present=present)
+    def run(stream, ts, mode: str, present: bool = True, coverage: bool = False) -> dict[str, np.ndarray]:
+        raw = stream_features(stream, np.asarray(ts, dtype=np.int64), mode=mode, present=present, coverage=coverage)
         out = {}
         for name, arr in raw.items():
             arr = np.asarray(arr, dtype=np.float64)

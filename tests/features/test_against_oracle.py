@@ -71,6 +71,11 @@ def compare_stream(make_stream, run_fast, name, times, values, prompts, mode, pr
             f"unexpected {sorted(set(fast) - expected_names)[:8]}"
         ]
     problems = []
+    # Coverage columns (spec 7) are added without changing any reference column.
+    with_coverage = run_fast(stream, ts, mode, present, coverage=True)
+    for feature in fast:
+        if not np.array_equal(with_coverage[feature], fast[feature]):
+            problems.append(f"[{mode}] {feature}: coverage=True changes it to {with_coverage[feature]}")
     for i, t in enumerate(ts):
         expected, info = oracle.stream_features(spec, stream.times, stream.values.tolist(), t, mode, present)
         for feature, e in expected.items():
