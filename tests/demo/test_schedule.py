@@ -61,3 +61,14 @@ def test_seed_changes_which_real_people_are_borrowed():
     a = [p.source for p in plan_schedules(10, 7, T0, seed=0)]
     b = [p.source for p in plan_schedules(10, 7, T0, seed=1)]
     assert a != b
+
+
+def test_release_reader_and_direct_parse_agree_on_the_real_file():
+    """The demo's bytes must not depend on whether the release reader is importable."""
+    read = pytest.importorskip("kemo_attention.release.read")
+    from kemo_attention.demo.schedule import ESM_NAMES, _read_direct
+
+    direct = _read_direct(REAL_ESM_PATH)
+    via_reader = read.read_esm(REAL_ESM_PATH).select(list(ESM_NAMES))
+    assert direct.height == via_reader.height == 1966
+    assert direct.equals(via_reader.cast({n: pl.Int64 for n in ESM_NAMES if n != "pcode"}))

@@ -52,6 +52,7 @@ order, a repeated header row, out-of-range values) is listed in ``dirt.py``.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import os
 import shutil
 import tempfile
@@ -74,7 +75,7 @@ from kemo_attention.release.schema import DATA_TYPES, ESM_FILE, USERINFO_COLUMNS
 # features, 6 models x 5-fold CV) in about five minutes on two cores.
 DEMO_PARTICIPANTS: int = 14
 DEMO_DAYS: int = 7
-DEMO_SCALE: float = 0.05
+DEMO_SCALE: float = 0.1
 
 START_DATE = dt.date(2019, 5, 6)  # a Monday in the real study's season
 TZ_HOURS = 9
@@ -126,7 +127,11 @@ def write_demo_release(
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             out.rename(old)
-            tmp.rename(out)
+            try:
+                tmp.rename(out)
+            except BaseException:
+                old.rename(out)  # put the user's folder back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(out)
@@ -136,14 +141,18 @@ def write_demo_release(
     return out
 
 
+def _whole(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
 def _check_sizes(participants: int, days: int, scale: float, seed: int) -> None:
-    if not isinstance(participants, int) or participants < 1:
+    if not _whole(participants) or participants < 1:
         raise KemoError(f"participants must be a whole number of at least 1; got {participants!r}")
-    if not isinstance(days, int) or days < 1:
+    if not _whole(days) or days < 1:
         raise KemoError(f"days must be a whole number of at least 1; got {days!r}")
-    if not (0 < float(scale) <= 2.0):
+    if not isinstance(scale, numbers.Real) or not (0 < float(scale) <= 2.0):
         raise KemoError(f"scale must be above 0 and at most 2 (1.0 = the release's sampling rates); got {scale!r}")
-    if not isinstance(seed, int) or seed < 0:
+    if not _whole(seed) or seed < 0:
         raise KemoError(f"seed must be a whole number of at least 0; got {seed!r}")
 
 

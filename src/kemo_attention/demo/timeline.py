@@ -138,11 +138,16 @@ def build_timeline(
         # The band is off while it charges (about an hour in the evening) ...
         c0 = day + int(rng.integers(max(wake + 600, bed - 240), max(wake + 601, bed - 60)))
         band[c0 : min(c0 + int(rng.integers(45, 90)), m_total)] = 0.0
+        # ... and left off the wrist for an hour or three on most days (the release's band
+        # recorded ~8-9 h a day: 1.6 M ACC rows a week at 0.13 s).
+        for _ in range(int(rng.integers(1, 4))):
+            o0 = day + int(rng.integers(wake, max(wake + 1, bed - 60)))
+            band[o0 : min(o0 + int(rng.integers(60, 200)), m_total)] = 0.0
         # ... and worn to bed on some nights, where it records sparsely.
         night = slice(hi, min(day + DAY_MIN + 6 * 60 + 30, m_total))
         if rng.random() < 0.35:
             band[night] = 0.2
-    # Before the first wake-up of day 1 the participant sleeps (no band data).
+    # Nights are asleep: before each wake-up the band records sparsely (worn) or nothing.
     focus = _focus(awake, prompt_min, prompt_attention, rng)
     _random_walks(move, place, awake, focus, person, rng)
     tod = np.arange(m_total) % DAY_MIN
