@@ -16,8 +16,7 @@ def export(
 ) -> None:
     """Fit a model on every sample of DATA and write it as a bundle for `serve` and the dashboard.
 
-    A pickle runs code when loaded: share and load only bundles you trust. The manifest
-    records the file's SHA-256, and loading refuses a file that does not match it.
+    A pickle runs code when loaded: share and load only bundles you trust. The manifest records the file's SHA-256, and loading refuses a file that does not match it.
     """
     from kemo_attention.bundle import BundleError, export_bundle, manifest_path_for
     from kemo_attention.dataset import DatasetFormatError, load_dataset
@@ -40,8 +39,7 @@ def serve(
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
-    The bundle is checked (SHA-256, library versions) before the server starts; a bundle that
-    fails a check is refused with a message and a non-zero exit.
+    The bundle is checked (SHA-256, library versions) before the server starts; a bundle that fails a check is refused with a message and a non-zero exit.
     """
     import uvicorn
 
