@@ -103,20 +103,31 @@ def test_labels_shuffled_within_participants_score_near_chance(tmp_path):
 def test_each_task_fits_on_its_training_rows_only(monkeypatch, signal_dataset, tmp_path):
     from kemo_attention.models import zoo
 
-    seen = []
-    original = zoo.fit_pipeline
+    fronts, tails = [], []
+    real_front, real_fit = runner._fit_front, zoo.fit_pipeline
 
-    def spy(pipeline, X, y, groups=None):
-        seen.append((zoo.model_name(pipeline), X.index.to_numpy().copy(), np.asarray(groups).copy()))
-        return original(pipeline, X, y, groups)
+    def spy_front(front, X_train, y_train):
+        fronts.append(X_train.index.to_numpy().copy())
+        return real_front(front, X_train, y_train)
 
-    monkeypatch.setattr(zoo, "fit_pipeline", spy)
-    run_evaluation(signal_dataset, tmp_path / "spy", models=["lgbm"], fast=True)
+    def spy_fit(pipeline, X, y, groups=None):
+        tails.append((zoo.model_name(pipeline), X.index.to_numpy().copy(), np.asarray(groups).copy()))
+        return real_fit(pipeline, X, y, groups)
+
+    monkeypatch.setattr(runner, "_fit_front", spy_front)
+    monkeypatch.setattr(zoo, "fit_pipeline", spy_fit)
+    run_evaluation(signal_dataset, tmp_path / "spy", models=["lgbm", "evxgb"], fast=True)
     folds = make_splits(signal_dataset.y, signal_dataset.group)
-    assert len(seen) == 2 * 5  # lgbm and dummy, five folds each, in that order
-    for k, (name, rows, groups) in enumerate(seen):
-        train, test = folds[k % 5]
+    # scale + select: fitted once per fold (shared by the models of the fold), training rows only
+    assert len(fronts) == 5
+    for rows, (train, _) in zip(fronts, folds):
         assert (rows == train).all()
+    # the models: fold by fold, slowest first; training rows and their participants only
+    assert [name for name, _, _ in tails] == ["evxgb", "lgbm", "dummy"] * 5
+    for k, (name, rows, groups) in enumerate(tails):
+        train, test = folds[k // 3]
+        assert (rows == train).all()
+        assert (groups == signal_dataset.group[train]).all()
         assert not set(groups) & set(signal_dataset.group[test])
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from kemo_attention.errors import KemoError
 
 MODEL_NAMES = ("logreg", "rf", "lgbm", "voting", "evxgb", "dummy")
+FRONT_STEPS = 2  # "scale" and "select": identical for every model (the runner shares them per fold)
 
 LGBM_PARAMS = dict(
     random_state=42,
@@ -96,7 +97,8 @@ def _as_float(X):
 
 
 def _to_array(X):
-    return np.asarray(X, dtype=np.float64)
+    # a copy, never a view: the runner reuses the selected matrix for the other models of a fold
+    return np.array(X, dtype=np.float64, copy=True)
 
 
 def _logreg(random_state: int):

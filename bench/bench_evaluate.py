@@ -1,0 +1,220 @@
+"""Benchmark: evaluation of the six models on a dataset of the release's shape.
+
+A synthetic dataset with the real release's dimensions (2,619 samples x 3,356 features:
+3,273 float32 + 83 bool; 47 participants; a weak per-sample signal plus per-participant
+base rates and offsets), evaluated with all six models:
+
+* grouped 5-fold CV on each backend: serial, processes (2 workers), Ray (2 CPUs);
+* leave-one-participant-out (47 folds) on one backend (processes, 2 workers).
+
+Each configuration runs in a fresh Python process (so Ray and worker pools start from
+cold, as for a user); wall time covers ``run_evaluation`` completely (tasks, metrics,
+files, plots). Peak memory is the largest summed RSS of that process and all of its
+descendants (workers, Ray's raylet and workers), sampled every 0.2 s, and the process's
+own ``ru_maxrss``.
+
+    .venv/bin/python bench/bench_evaluate.py [--configs sgkf-serial,sgkf-processes,sgkf-ray,logo-processes]
+
+Writes ``bench/results/evaluate.json`` and prints a table. Goal: a 5-fold run under 2 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+N_SAMPLES, N_FLOAT, N_BOOL, N_PARTICIPANTS = 2619, 3273, 83, 47
+CONFIGS = {
+    "sgkf-serial": ("sgkf", "serial", None),
+    "sgkf-processes": ("sgkf", "processes", 2),
+    "sgkf-ray": ("sgkf", "ray", 2),
+    "logo-processes": ("logo", "processes", 2),
+}
+RESULTS = Path(__file__).parent / "results" / "evaluate.json"
+
+
+def release_shaped_dataset(seed: int = 0):
+    """The release's dimensions with a weak signal (module docstring)."""
+    from kemo_attention.dataset import Dataset
+
+    try:  # the real feature names when the features room is importable
+        from kemo_attention.features.extract import feature_columns
+
+        names = feature_columns()
+        cat = [c for c in names if "=" in c]
+        bools = set(cat[-N_BOOL:])
+        floats = [c for c in names if c not in bools][:N_FLOAT]
+        bools = [c for c in names if c in bools]
+    except Exception:
+        floats = [f"F{i:04d}#AVG#M10" for i in range(N_FLOAT)]
+        bools = [f"APP_CAT=c{i}#VAL" for i in range(N_BOOL)]
+    rng = np.random.default_rng(seed)
+    # unequal participant sizes, like the release (35 to ~90 answers each)
+    sizes = rng.multinomial(N_SAMPLES - 35 * N_PARTICIPANTS, np.full(N_PARTICIPANTS, 1 / N_PARTICIPANTS)) + 35
+    pidx = np.repeat(np.arange(N_PARTICIPANTS), sizes)
+    groups = np.array([f"P{i + 1:02d}" for i in range(N_PARTICIPANTS)])[pidx]
+    # correlated features: 300 shared factors + noise, plus per-participant offsets
+    factors = rng.normal(size=(N_SAMPLES, 300)).astype(np.float32)
+    loading = rng.normal(scale=0.3, size=(300, N_FLOAT)).astype(np.float32)
+    Xf = factors @ loading + rng.normal(size=(N_SAMPLES, N_FLOAT)).astype(np.float32)
+    Xf += rng.normal(scale=0.5, size=(N_PARTICIPANTS, N_FLOAT)).astype(np.float32)[pidx]
+    shift = rng.normal(scale=0.5, size=N_PARTICIPANTS)[pidx]
+    latent = 0.25 * (Xf[:, 0] - Xf[:, 1] + Xf[:, 2] + Xf[:, 3]) / 2 + shift + rng.normal(size=N_SAMPLES)
+    y = (latent > np.quantile(latent, 0.4)).astype(int)  # ~60 % focused
+    Xb = rng.random((N_SAMPLES, N_BOOL)) < rng.uniform(0.02, 0.5, N_BOOL)
+    Xb[:, 0] = (latent + rng.normal(scale=2.0, size=N_SAMPLES)) > 0.5
+    X = pd.concat([pd.DataFrame(Xf, columns=floats), pd.DataFrame(Xb, columns=bools)], axis=1)
+    meta = {"feature_mode": "causal", "label": {"name": "attention"}, "tz_offset": "+09:00", "source": "bench"}
+    return Dataset(X, y, groups, None, None, meta)
+
+
+def _tree_rss(root: int) -> int:
+    """Summed RSS (bytes) of ``root`` and its descendants, from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:  # a process that just exited
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields.get("PPid", "0").strip())
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    tree, frontier = {root}, [root]
+    while frontier:
+        current = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == current and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+class _TreeMemory:
+    """Peak of the summed RSS of this process and all its descendants."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval, self.peak = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss(os.getpid()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_one(name: str) -> dict:
+    from kemo_attention.compute import Executor
+    from kemo_attention.evaluate.runner import run_evaluation
+
+    cv, backend, workers = CONFIGS[name]
+    built = time.perf_counter()
+    ds = release_shaped_dataset()
+    built = time.perf_counter() - built
+    out = Path(tempfile.mkdtemp(prefix="bench-eval-")) / "attention"
+    with _TreeMemory() as mem:
+        cpu, wall = time.process_time(), time.perf_counter()
+        board = run_evaluation(ds, out, cv=cv, executor=Executor(backend, workers=workers, progress=False))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if backend == "ray":
+        import ray
+
+        ray.shutdown()
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {
+        "config": name,
+        "cv": cv,
+        "backend": backend,
+        "workers": workers,
+        "folds": manifest["settings"]["n_folds"],
+        "tasks": manifest["settings"]["n_folds"] * len(manifest["settings"]["models"]),
+        "wall_s": round(wall, 2),
+        "driver_cpu_s": round(cpu, 2),
+        "tasks_wall_s": manifest["timings"]["tasks_wall_s"],
+        "write_and_plots_s": manifest["timings"]["write_s"],
+        "fit_s_by_model": manifest["timings"]["fit_s_by_model"],
+        "peak_tree_rss_mb": round(mem.peak / 2**20),
+        "driver_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "dataset_build_s": round(built, 2),
+        "leaderboard": {
+            r["model"]: {"f1_macro": round(r["f1_macro_mean"], 3), "roc_auc": round(r["roc_auc_mean"], 3)}
+            for _, r in board.iterrows()
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one config, print JSON
+    args = ap.parse_args()
+    if args.one:
+        print("BENCH-RESULT " + json.dumps(run_one(args.one)))
+        return
+    results = []
+    for name in args.configs.split(","):
+        if name not in CONFIGS:
+            raise SystemExit(f"unknown config {name!r}; choose from {', '.join(CONFIGS)}")
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True)
+        line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH-RESULT ")), None)
+        if proc.returncode != 0 or line is None:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"{name} failed (exit {proc.returncode})")
+        result = json.loads(line.removeprefix("BENCH-RESULT "))
+        result["process_wall_s"] = round(time.perf_counter() - started, 2)
+        results.append(result)
+        print(f"{name}: {result['wall_s']} s", flush=True)
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    payload = {
+        "benchmark": "evaluate",
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_avg_at_end": load},  # fmt: skip
+        "dataset": {"samples": N_SAMPLES, "features": N_FLOAT + N_BOOL, "float32": N_FLOAT, "bool": N_BOOL,
+                    "participants": N_PARTICIPANTS, "signal": "weak"},  # fmt: skip
+        "models": ["logreg", "rf", "lgbm", "voting", "evxgb", "dummy"],
+        "goal": "5-fold run under 120 s",
+        "results": results,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(payload, indent=2))
+
+    print()
+    print(f"{'config':<16}{'folds':>6}{'tasks':>6}{'wall s':>9}{'tasks s':>9}{'write s':>9}{'peak MB':>9}  best f1 / dummy f1")
+    for r in results:
+        lb = r["leaderboard"]
+        best = max((v["f1_macro"] for k, v in lb.items() if k != "dummy"), default=float("nan"))
+        print(f"{r['config']:<16}{r['folds']:>6}{r['tasks']:>6}{r['wall_s']:>9.1f}{r['tasks_wall_s']:>9.1f}"
+              f"{r['write_and_plots_s']:>9.1f}{r['peak_tree_rss_mb']:>9}  {best:.3f} / {lb['dummy']['f1_macro']:.3f}")  # fmt: skip
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
