@@ -7,7 +7,9 @@
     <out>/Sensor/P01/<Type>.csv      all 27 types of ``release.schema.DATA_TYPES``
 
 Timestamps are epoch milliseconds (UTC); days follow Korean local time (+09:00): sleep at
-night (band off or sparse, screen off), classes on campus by day, a commute, lunch. Sampling
+night (band off or sparse, screen off), classes on campus by day, a commute, lunch; the band
+charges for about an hour a day and stays off the wrist for one to three blocks of 1-3 h
+(the release's band recorded ~8-9 h a day). Sampling
 periods are the release's at ``scale=1.0`` (ACC ~8 Hz, EDA 5 Hz, AML 2 Hz, HR/CAL/DST/STP
 ~1 Hz, RRI per beat, SKT 30 s, ULV 60 s, DataTraffic 15 s, Wi-Fi scans of several rows);
 ``scale`` multiplies the rates of the dense band streams only.
