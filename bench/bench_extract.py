@@ -44,13 +44,16 @@ from kemo_attention.config import LabelSettings
 from kemo_attention.features.extract import extract_release
 release, out, backend, workers, use_cache, min_responses = sys.argv[1:7]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 ds = extract_release(release, out, label=LabelSettings(min_responses=int(min_responses)),
                      executor=Executor(backend, workers=int(workers), progress=False), use_cache=use_cache == "1")
 wall = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"wall_s": wall, "peak_rss_mb": peak / 1024, "after_imports_rss_mb": base / 1024,
+print(json.dumps({"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak / 1024, "after_imports_rss_mb": base / 1024,
                   "children_peak_rss_mb": children / 1024, "samples": len(ds), "participants": len(set(ds.group))}))
 """
 
@@ -102,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="keep the generated releases and outputs in this folder")
     parser.add_argument("--skip-demo", action="store_true", help="only the one-participant benchmark")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the one-participant extraction (min and median reported)")
     args = parser.parse_args()
 
     from kemo_attention.demo.synth import DEMO_DAYS, DEMO_PARTICIPANTS, DEMO_SCALE, write_demo_release
@@ -125,7 +129,8 @@ def main() -> None:
             write_demo_release(one, participants=1, days=7, scale=1.0, seed=0)
             result["one_participant_synth_s"] = time.perf_counter() - t
         size = sum(p.stat().st_size for p in (one / "Sensor").rglob("*.csv"))
-        run = _python(_RUN, str(one), str(work / "one_out"), "serial", "1", "0", "1", env=ONE_THREAD)
+        runs = [_python(_RUN, str(one), str(work / "one_out"), "serial", "1", "0", "1", env=ONE_THREAD) for _ in range(args.repeat)]
+        run = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]  # the median run
         manifest = json.loads((work / "one_out" / "manifest.json").read_text())
         cached = _python(_RUN, str(one), str(work / "one_cached"), "serial", "1", "1", "1", env=ONE_THREAD)
         rerun = _python(_RUN, str(one), str(work / "one_cached"), "serial", "1", "1", "1", env=ONE_THREAD)
@@ -136,6 +141,10 @@ def main() -> None:
             "raw_rows": profile["raw_rows"],
             "samples": run["samples"],
             "seconds_end_to_end": run["wall_s"],
+            "seconds_end_to_end_runs": [r["wall_s"] for r in runs],
+            "cpu_seconds_end_to_end_runs": [r["cpu_s"] for r in runs],
+            # CPU time of the extraction (one thread): what the wall time would be on an idle core
+            "cpu_seconds_end_to_end": run["cpu_s"],
             "peak_rss_mb": run["peak_rss_mb"],
             "rss_after_imports_mb": run["after_imports_rss_mb"],
             "stages_s": {k: manifest["timings"][k] for k in ("read_s", "streams_s", "features_s", "write_s")},
@@ -180,7 +189,8 @@ def main() -> None:
     one = result["one_participant"]
     prof = one["profile"]
     print(f"{'one participant, 7 days, full rate':<44} {one['raw_rows']:>12,} raw rows, {one['samples']} samples")
-    print(f"{'  seconds (serial, one core, end to end)':<44} {one['seconds_end_to_end']:>8.1f}   goal <= 10")
+    print(f"{'  seconds (serial, one core, end to end)':<44} {one['seconds_end_to_end']:>8.1f}   goal <= 10 (median; min {min(one['seconds_end_to_end_runs']):.1f})")
+    print(f"{'  CPU seconds of that run':<44} {one['cpu_seconds_end_to_end']:>8.1f}")
     print(f"{'  peak RSS (MB)':<44} {one['peak_rss_mb']:>8.0f}   goal <= 3072")
     print(f"{'  read / streams / engine+assembly (s)':<44} {prof['read_s']:>8.2f} / {prof['streams_s']:.2f} / {prof['engine_plus_assembly_s']:.2f}")
     top = list(prof["engine_per_stream_s"].items())[:5]
