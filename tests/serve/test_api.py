@@ -86,6 +86,7 @@ def test_predict_fill_missing_uses_training_defaults(client, bundle, dataset):
     assert r.status_code == 200, r.text
     (pred,) = r.json()["predictions"]
     assert pred["filled_features"] == [n for n in bundle.feature_names if n in dropped]
+    assert pred["filled_count"] == 2
     filled = dataset.X.iloc[[2]].copy()
     for name in dropped:
         filled[name] = bundle.manifest["feature_defaults"][name]
@@ -187,3 +188,13 @@ def test_catch_all_maps_data_errors_to_422(client, monkeypatch, dataset):
 def test_unknown_route_is_404(client):
     assert client.get("/nope").status_code == 404
     assert client.get("/predict").status_code == 405
+
+
+def test_fill_missing_lists_at_most_100_names_per_row(client, bundle):
+    r = client.post("/predict", json={"rows": [{}, {"HRT#VAL": 80.0}], "fill_missing": True})
+    assert r.status_code == 200, r.text
+    first, second = r.json()["predictions"]
+    n = len(bundle.feature_names)
+    assert first["filled_count"] == n and second["filled_count"] == n - 1
+    assert first["filled_features"] == bundle.feature_names[:100]
+    assert "HRT#VAL" not in second["filled_features"] and len(second["filled_features"]) == 100

@@ -145,7 +145,10 @@ class RowPrediction(BaseModel):
     probability: float = Field(description="P(label = 1)")
     label: Literal[0, 1]
     bundle_version: str
-    filled_features: list[str] = Field(default_factory=list, description="Features filled with the training default.")
+    filled_features: list[str] = Field(
+        default_factory=list, description="Features filled with the training default (the first 100, in manifest order)."
+    )
+    filled_count: int = Field(0, description="How many features were filled with the training default.")
     ignored_features: list[str] = Field(default_factory=list, description="Names the bundle does not know; not used.")
 
 

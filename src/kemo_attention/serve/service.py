@@ -21,6 +21,7 @@ from kemo_attention.errors import KemoError
 log = logging.getLogger("kemo_attention.serve")
 THRESHOLD = 0.5
 SHOW_NAMES = 20  # names listed in an error; the count says how many more
+MAX_FILLED_LISTED = 100  # filled names listed per row in a response; filled_count has them all
 # Epoch ms accepted as a prompt time: 2000-01-01 .. 2100-01-01 (catches seconds sent as ms).
 _MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000
 
@@ -168,7 +169,10 @@ class PredictionService:
                     "probability": float(p),
                     "label": int(p >= THRESHOLD),
                     "bundle_version": self.version,
-                    "filled_features": f,
+                    # Capped: a tiny request ({} rows with fill_missing) must not be able to ask
+                    # for a response of rows x 3,356 names.
+                    "filled_features": f[:MAX_FILLED_LISTED],
+                    "filled_count": len(f),
                     "ignored_features": i,
                 }
                 for p, f, i in zip(proba, filled, ignored)
