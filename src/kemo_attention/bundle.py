@@ -254,6 +254,7 @@ def export_bundle(
         raise BundleError(f"unknown bundle format {fmt!r}; expected pickle or skops")
     if len(np.unique(dataset.y)) < 2:
         raise BundleError("the dataset holds one class only; a classifier needs samples of both labels 0 and 1")
+    _check_features(dataset.X)
     cv_scores, settings = (None, {})
     if eval_dir is not None:
         cv_scores, settings = _cv_scores(Path(eval_dir), model)
@@ -271,6 +272,27 @@ def export_bundle(
         pipeline, dataset, out_dir, model=model, description=describe_model(model), fmt=fmt,
         input_path=input_path, cv_scores=cv_scores, cv_source=str(eval_dir) if eval_dir is not None else None,
     )
+
+
+def _check_features(X: pd.DataFrame) -> None:
+    """Columns a model can be fitted on: bool or numeric, finite values only."""
+    dtypes = X.dtypes
+    odd = [str(c) for c, t in dtypes.items() if t != bool and not pd.api.types.is_numeric_dtype(t)]
+    if odd:
+        raise BundleError(
+            f"{len(odd)} feature column(s) are neither numeric nor bool: {_head(odd, 10)} "
+            f"(dtype {dtypes[odd[0]]}); convert or drop them before exporting"
+        )
+    num = [c for c, t in dtypes.items() if t != bool]
+    if num:
+        finite = np.isfinite(X[num].to_numpy(dtype=np.float64))
+        if not finite.all():
+            bad_cols = [str(num[j]) for j in np.flatnonzero(~finite.all(axis=0))]
+            row = int(np.flatnonzero(~finite.all(axis=1))[0])
+            raise BundleError(
+                f"{len(bad_cols)} feature column(s) hold NaN or infinite values (first at row {row}): "
+                f"{_head(bad_cols, 10)}; fill them (extracted features never hold any) before exporting"
+            )
 
 
 def save_bundle(

@@ -101,6 +101,13 @@ def test_bad_export_arguments(tmp_path, dataset):
         export_bundle(dataset, "svm", tmp_path)
     with pytest.raises(BundleError, match="unknown bundle format 'json'"):
         export_bundle(dataset, "logreg", tmp_path, fmt="json")
+    bad = make_dataset({"A": "numeric", "B": "numeric", "HRT#VAL": "numeric", "SCR#VAL=ON": "bool"}, n=40)
+    bad.X.loc[7, "B"] = np.nan
+    with pytest.raises(BundleError, match=r"1 feature column\(s\) hold NaN or infinite values \(first at row 7\): B"):
+        export_bundle(bad, "logreg", tmp_path)
+    bad.X["B"] = "text"
+    with pytest.raises(BundleError, match="neither numeric nor bool: B"):
+        export_bundle(bad, "logreg", tmp_path)
     assert not any(tmp_path.iterdir())
 
 
