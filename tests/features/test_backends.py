@@ -98,7 +98,8 @@ def test_local_ray_matches_serial(release, serial, ray_env, tmp_path):
     if ray.is_initialized():
         ray.shutdown()
     try:
-        ds = extract_release(release, tmp_path, label=LABEL, executor=Executor("ray", workers=2, progress=False), use_cache=False)
+        # one worker: Ray starts faster; the cluster test below runs two tasks at once
+        ds = extract_release(release, tmp_path, label=LABEL, executor=Executor("ray", workers=1, progress=False), use_cache=False)
     finally:
         ray.shutdown()
     _same(ds, serial[0])

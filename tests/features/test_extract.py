@@ -108,7 +108,7 @@ def test_features_for_prompts_with_no_data_at_all():
 # ------------------------------------------------------------------ a release
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
-    root = write_release(tmp_path_factory.mktemp("rel"), participants=3, days=0.25, prompts_per_day=24, seed=3)
+    root = write_release(tmp_path_factory.mktemp("rel"), participants=3, days=0.1, prompts_per_day=60, seed=3)
     # P03 answers only twice: fewer than min_responses, so it is skipped (and counted)
     esm = root / "SubjData" / "EsmResponse.csv"
     lines = esm.read_text().splitlines()
