@@ -109,7 +109,8 @@ def main() -> None:
     from kemo_attention.serve.service import PredictionService
 
     load_before = os.getloadavg()
-    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    tmp = tempfile.TemporaryDirectory(prefix="bench-serve-")
+    work = Path(tmp.name)
     t = time.perf_counter()
     ds = synthetic_dataset(args.samples)
     path = export_bundle(ds, args.model, work)
@@ -207,6 +208,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        tmp.cleanup()
 
     p50_http, p50_in, p50_full = pct(http_single, 50), pct(in_service, 50), pct(in_full, 50)
     results = {
