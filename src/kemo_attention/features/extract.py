@@ -14,9 +14,8 @@ column float32; NaN, infinite and undefined values become 0 / false.
 
 :func:`features_for_prompts` computes one participant's rows; serving and the dashboard
 call exactly it. :func:`extract_release` runs it for every participant of a release as
-one task each on an :class:`~kemo_attention.compute.Executor` (only paths, labels and
-settings travel; the raw data are read inside the task), caches each participant's result,
-and writes ``<label>.pkl``, ``<label>.parquet`` and ``manifest.json``.
+one task each (:mod:`~kemo_attention.features.task`) on an
+:class:`~kemo_attention.compute.Executor`, caches each participant's result, and writes ``<label>.pkl``, ``<label>.parquet`` and ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -158,57 +156,6 @@ def features_for_prompts(
     return blocks_to_frame(numeric, flags, settings.coverage)
 
 
-# ------------------------------------------------------------------ one task
-@dataclass(frozen=True)
-class ParticipantTask:
-    """What travels to a worker: paths, labels and settings; never raw data."""
-
-    release_root: str
-    pcode: str
-    prompt_ms: tuple[int, ...]
-    y: tuple[int, ...]
-    userinfo: dict | None
-    features: dict[str, Any]
-    cache_dir: str | None
-    key: str
-
-
-def run_participant(task: ParticipantTask) -> ParticipantResult:
-    """Read one participant's raw files, build streams, compute features, cache the result."""
-    from kemo_attention.release.read import read_participant
-
-    settings = FeatureSettings.from_dict(task.features)
-    layout = column_layout(settings.coverage)
-    t0 = time.perf_counter()
-    data = read_participant(task.release_root, task.pcode)
-    problems = int(sum(p.count for p in data.problems))
-    t1 = time.perf_counter()
-    streams = build_streams(data.tables)
-    del data  # the raw tables can be large; the streams are all we need now
-    t2 = time.perf_counter()
-    prompt = np.asarray(task.prompt_ms, dtype=np.int64)
-    y = np.asarray(task.y, dtype=np.int64)
-    past = list(zip(task.prompt_ms, task.y))
-    numeric, flags = feature_blocks(streams, prompt, userinfo=task.userinfo, past_labels=past, settings=settings)
-    t3 = time.perf_counter()
-    result = ParticipantResult(
-        pcode=task.pcode,
-        prompt_ms=prompt,
-        y=y,
-        numeric=numeric,
-        flags=flags,
-        layout_hash=layout.hash,
-        timings={"read_s": t1 - t0, "streams_s": t2 - t1, "features_s": t3 - t2, "total_s": t3 - t0},
-        problems=problems,
-    )
-    if task.cache_dir:
-        try:  # written here, so a run killed halfway keeps every finished participant
-            ParticipantCache(task.cache_dir).store(task.key, result)
-        except OSError:
-            pass  # the driver stores it again; a read-only cache must not fail the run
-    return result
-
-
 # ------------------------------------------------------------------ a release
 def _userinfo_rows(path: Path | None) -> dict[str, dict]:
     if path is None:
@@ -275,6 +222,7 @@ def extract_release(
     """
     from kemo_attention.compute import Executor, TaskError
     from kemo_attention.dataset import Dataset, atomic_write
+    from kemo_attention.features.task import ParticipantTask, run_participant
     from kemo_attention.release.layout import find_release
     from kemo_attention.release.read import read_esm
 

@@ -3,7 +3,9 @@
 Each raw table of one participant becomes one or more streams named ``PREFIX`` or
 ``PREFIX_SUB`` (``HRT``, ``ACC_MAG``, ``APP_CAT`` ...). :data:`STREAM_SPECS` is the catalogue
 (name, kind, categories, grid step) in column order; :func:`build_streams` turns the
-reader's typed polars frames into :class:`Stream` objects, one builder per raw data type.
+reader's typed polars frames into :class:`Stream` objects, one builder per raw data type
+(the builders comparing snapshots, scans and fixes, INS_JAC, WIF_* and LOC_*, are in
+:mod:`~kemo_attention.features.derived`).
 
 Conventions shared by every builder:
 
@@ -25,12 +27,12 @@ import numpy as np
 import polars as pl
 
 from kemo_attention.errors import DataError
-from kemo_attention.features import geohash
+from kemo_attention.features.columns import f32 as _f32
+from kemo_attention.features.columns import floats as _floats
+from kemo_attention.features.columns import strings as _strings
+from kemo_attention.features.columns import times as _times
+from kemo_attention.features.derived import installed_apps, location, wifi
 from kemo_attention.release.schema import DATA_TYPES, TIMESTAMP
-
-EARTH_RADIUS_M = 6_371_008.8
-GEOHASH_PRECISION = 7
-
 
 @dataclass(frozen=True)
 class StreamSpec:
@@ -151,25 +153,6 @@ _Series = tuple[np.ndarray, np.ndarray]  # (times int64, values)
 
 
 # --------------------------------------------------------------------------- helpers
-def _f32(values: np.ndarray) -> np.ndarray:
-    """Round to float32 (as the reference reads numbers), hold as float64."""
-    return np.asarray(values, dtype=np.float64).astype(np.float32).astype(np.float64)
-
-
-def _times(df: pl.DataFrame) -> np.ndarray:
-    return df.get_column(TIMESTAMP).to_numpy().astype(np.int64, copy=False)
-
-
-def _floats(df: pl.DataFrame, column: str) -> np.ndarray:
-    """A float column as float64 with NaN for null (not yet rounded)."""
-    return df.get_column(column).cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
-
-
-def _strings(df: pl.DataFrame, column: str) -> np.ndarray:
-    """A string column as an object array with None for null."""
-    return np.asarray(df.get_column(column).cast(pl.String).to_list(), dtype=object)
-
-
 def _drop_nan(t: np.ndarray, v: np.ndarray) -> _Series:
     """Drop samples whose value is NaN (null); no copy when there is none."""
     bad = np.isnan(v)
@@ -305,50 +288,6 @@ def _data_traffic(df: pl.DataFrame) -> dict[str, _Series]:
     return {"DAT_RCV": _num(df, "rxKiloBytes"), "DAT_SNT": _num(df, "txKiloBytes")}
 
 
-def _installed_app(df: pl.DataFrame) -> dict[str, _Series]:
-    """Jaccard similarity of the package sets of each snapshot and the one before."""
-    snaps = df.select(pl.col(TIMESTAMP).alias("t"), pl.col("packageName").alias("pkg"))
-    # One snapshot = the rows sharing one timestamp (frames are sorted by time).
-    snaps = snaps.with_columns(pl.col("t").rank("dense").cast(pl.Int64).alias("k") - 1)
-    snap_times = snaps.get_column("t").unique(maintain_order=True).to_numpy().astype(np.int64)
-    if snap_times.shape[0] < 2:
-        return {"INS_JAC": (snap_times[:0], np.zeros(0))}
-    pairs = snaps.filter(pl.col("pkg").is_not_null()).select("k", "pkg").unique()
-    size = pairs.group_by("k").len().rename({"len": "n"})
-    prev = pairs.with_columns(pl.col("k") + 1)
-    inter = pairs.join(prev, on=["k", "pkg"], how="inner").group_by("k").len().rename({"len": "m"})
-    n_snap = snap_times.shape[0]
-    n = np.zeros(n_snap, dtype=np.float64)
-    m = np.zeros(n_snap, dtype=np.float64)
-    n[size.get_column("k").to_numpy()] = size.get_column("n").to_numpy()
-    m[inter.get_column("k").to_numpy()] = inter.get_column("m").to_numpy()
-    union = n[1:] + n[:-1] - m[1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        jac = np.where(union > 0, m[1:] / union, 0.0)
-    return {"INS_JAC": (snap_times[1:], _f32(jac))}
-
-
-def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance in metres (earth radius 6,371,008.8 m)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
-def _location(df: pl.DataFrame) -> dict[str, _Series]:
-    t = _times(df)
-    lat, lon = _f32(_floats(df, "latitude")), _f32(_floats(df, "longitude"))
-    dist = np.zeros(t.shape[0], dtype=np.float64)
-    if t.shape[0] > 1:
-        with np.errstate(invalid="ignore"):
-            d = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
-        dist[1:] = np.where(np.isnan(d), 0.0, d)  # a missing coordinate -> 0
-    ok = ~(np.isnan(lat) | np.isnan(lon))
-    cls = geohash.encode(lat[ok], lon[ok], GEOHASH_PRECISION)
-    return {"LOC_DST": (t, _f32(dist)), "LOC_CLS": (t[ok], cls)}
-
-
 def _media(df: pl.DataFrame) -> dict[str, _Series]:
     t = _times(df)
     mime = df.get_column("mimetype").str.to_lowercase()
@@ -363,55 +302,6 @@ def _message(df: pl.DataFrame) -> dict[str, _Series]:
     sent = (box == "SENT").fill_null(False).to_numpy()
     inbox = (box == "INBOX").fill_null(False).to_numpy()
     return {"MSG_ALL": _events(t), "MSG_SNT": _events(t, sent), "MSG_RCV": _events(t, inbox)}
-
-
-def _wifi(df: pl.DataFrame) -> dict[str, _Series]:
-    """Similarities between each scan and the previous one, access points keyed by
-    ``bssid-frequency`` (a key seen twice in one scan keeps its last row)."""
-    names = ("WIF_COS", "WIF_EUC", "WIF_MAN", "WIF_JAC")
-    rows = df.select(
-        pl.col(TIMESTAMP).alias("t"),
-        pl.concat_str([pl.col("bssid"), pl.col("frequency").cast(pl.String)], separator="-", ignore_nulls=False).alias(
-            "key"
-        ),
-        pl.col("rssi").cast(pl.Float64).cast(pl.Float32).cast(pl.Float64).alias("rssi"),
-    ).filter(pl.col("key").is_not_null() & pl.col("rssi").is_not_null() & pl.col("rssi").is_not_nan())
-    rows = rows.with_columns((pl.col("t").rank("dense").cast(pl.Int64) - 1).alias("k"))
-    scan_times = rows.get_column("t").unique(maintain_order=True).to_numpy().astype(np.int64)
-    if scan_times.shape[0] < 2:
-        empty = (scan_times[:0], np.zeros(0))
-        return {n: empty for n in names}
-    rows = rows.unique(subset=["k", "key"], keep="last", maintain_order=True)
-    size = rows.group_by("k").len()
-    prev = rows.select(pl.col("k") + 1, "key", pl.col("rssi").alias("b"))
-    shared = rows.rename({"rssi": "a"}).join(prev, on=["k", "key"], how="inner")
-    agg = shared.group_by("k").agg(
-        pl.len().alias("m"),
-        (pl.col("a") * pl.col("b")).sum().alias("dot"),
-        (pl.col("a") ** 2).sum().alias("na"),
-        (pl.col("b") ** 2).sum().alias("nb"),
-        ((pl.col("a") - pl.col("b")) ** 2).sum().alias("sq"),
-        (pl.col("a") - pl.col("b")).abs().sum().alias("ab"),
-    )
-    n_scan = scan_times.shape[0]
-
-    def dense(frame: pl.DataFrame, col: str) -> np.ndarray:
-        out = np.zeros(n_scan, dtype=np.float64)
-        out[frame.get_column("k").to_numpy()] = frame.get_column(col).to_numpy()
-        return out
-
-    n = dense(size, "len")
-    m, dot, na, nb, sq, ab = (dense(agg, c) for c in ("m", "dot", "na", "nb", "sq", "ab"))
-    m, dot, na, nb, sq, ab = (a[1:] for a in (m, dot, na, nb, sq, ab))
-    has = m > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.where(has, dot / (np.sqrt(na) * np.sqrt(nb)), 0.0)
-        euc = np.where(has, 1.0 / (1.0 + np.sqrt(sq / m)), 0.0)
-        man = np.where(has, 1.0 / (1.0 + ab / m), 0.0)
-        jac = m / (n[1:] + n[:-1] - m)
-    cos = np.where(np.isfinite(cos), cos, 0.0)  # all-zero RSSI vectors: undefined -> 0
-    t = scan_times[1:]
-    return {"WIF_COS": (t, _f32(cos)), "WIF_EUC": (t, _f32(euc)), "WIF_MAN": (t, _f32(man)), "WIF_JAC": (t, _f32(jac))}
 
 
 _BUILDERS: dict[str, Callable[[pl.DataFrame], dict[str, _Series]]] = {
@@ -432,11 +322,11 @@ _BUILDERS: dict[str, Callable[[pl.DataFrame], dict[str, _Series]]] = {
     "CallEvent": _call,
     "Connectivity": _connectivity,
     "DataTraffic": _data_traffic,
-    "InstalledApp": _installed_app,
-    "Location": _location,
+    "InstalledApp": installed_apps,
+    "Location": location,
     "MediaEvent": _media,
     "MessageEvent": _message,
-    "WiFi": _wifi,
+    "WiFi": wifi,
     "ScreenEvent": _single("SCR", "type", _cat),
     "RingerModeEvent": _single("RNG", "type", _cat),
     "ChargeEvent": _single("CHG", "type", _cat),

@@ -1,0 +1,69 @@
+"""One extraction task: one participant of a release, run on any backend.
+
+Only paths, labels and settings travel (:class:`ParticipantTask`); the raw files are read
+inside the task. The result is written to the cache by the worker itself, so a run that is
+killed halfway keeps every participant it finished.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kemo_attention.config import FeatureSettings
+from kemo_attention.features.cache import ParticipantCache, ParticipantResult
+from kemo_attention.features.extract import column_layout, feature_blocks
+from kemo_attention.features.streams import build_streams
+
+
+@dataclass(frozen=True)
+class ParticipantTask:
+    """What travels to a worker: paths, labels and settings; never raw data."""
+
+    release_root: str
+    pcode: str
+    prompt_ms: tuple[int, ...]
+    y: tuple[int, ...]
+    userinfo: dict | None
+    features: dict[str, Any]
+    cache_dir: str | None
+    key: str
+
+
+def run_participant(task: ParticipantTask) -> ParticipantResult:
+    """Read one participant's raw files, build streams, compute features, cache the result."""
+    from kemo_attention.release.read import read_participant
+
+    settings = FeatureSettings.from_dict(task.features)
+    layout = column_layout(settings.coverage)
+    t0 = time.perf_counter()
+    data = read_participant(task.release_root, task.pcode)
+    problems = int(sum(p.count for p in data.problems))
+    t1 = time.perf_counter()
+    streams = build_streams(data.tables)
+    del data  # the raw tables can be large; the streams are all we need now
+    t2 = time.perf_counter()
+    prompt = np.asarray(task.prompt_ms, dtype=np.int64)
+    y = np.asarray(task.y, dtype=np.int64)
+    past = list(zip(task.prompt_ms, task.y))
+    numeric, flags = feature_blocks(streams, prompt, userinfo=task.userinfo, past_labels=past, settings=settings)
+    t3 = time.perf_counter()
+    result = ParticipantResult(
+        pcode=task.pcode,
+        prompt_ms=prompt,
+        y=y,
+        numeric=numeric,
+        flags=flags,
+        layout_hash=layout.hash,
+        timings={"read_s": t1 - t0, "streams_s": t2 - t1, "features_s": t3 - t2, "total_s": t3 - t0},
+        problems=problems,
+    )
+    if task.cache_dir:
+        try:  # written here, so a run killed halfway keeps every finished participant
+            ParticipantCache(task.cache_dir).store(task.key, result)
+        except OSError:
+            pass  # the driver stores it again; a read-only cache must not fail the run
+    return result
