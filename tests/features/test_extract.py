@@ -103,6 +103,10 @@ def test_features_for_prompts_with_no_data_at_all():
     assert (numeric.to_numpy() == 0).all()
     assert X[time_cols].to_numpy().sum() == 3  # one day, one weekday flag, one hour band
     assert not X["PIF#GEN=F"].iloc[0] and not X["PIF#GEN=M"].iloc[0]
+    # coverage columns travel through the same assembly
+    C = features_for_prompts({}, np.array([T]), userinfo=None, past_labels=None, settings=FeatureSettings(coverage=True))
+    assert list(C.columns) == feature_columns(coverage=True)
+    assert np.isfinite(C.select_dtypes("number").to_numpy()).all()
 
 
 # ------------------------------------------------------------------ a release

@@ -223,13 +223,13 @@ def extract_release(
     from kemo_attention.compute import Executor, TaskError
     from kemo_attention.dataset import Dataset, atomic_write
     from kemo_attention.features.task import ParticipantTask, run_participant
-    from kemo_attention.release.layout import find_release
+    from kemo_attention.release.layout import ReleaseLayout, find_release
     from kemo_attention.release.read import read_esm
 
     started = time.perf_counter()
     executor = executor or Executor("serial")
     out = Path(out_dir)
-    layout = find_release(release)
+    layout = release if isinstance(release, ReleaseLayout) else find_release(release)
     if layout.esm_path is None:
         raise KemoError(f"{layout.root}: no EsmResponse.csv (looked in SubjData/ and the release root); labels come from it")
 
