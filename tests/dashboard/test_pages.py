@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import chart_data, chart_specs, texts
+from app_reading import chart_data, chart_specs, texts
 from dash_artefacts import LEADERBOARD, MODELS
 from sklearn.metrics import roc_auc_score
 

@@ -3,7 +3,7 @@
 
 import numpy as np
 import pandas as pd
-from conftest import chart_data, texts
+from app_reading import chart_data, texts
 
 from kemo_attention.bundle import load_bundle
 
