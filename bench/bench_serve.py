@@ -85,6 +85,15 @@ def timed(fn, n: int) -> list[float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), to tell server cost from client cost."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -198,13 +207,16 @@ def main() -> None:
         for th in threads:
             th.start()
         barrier.wait()
+        cpu_before = cpu_seconds(proc.pid)
         t = time.perf_counter()
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - t
+        cpu_after = cpu_seconds(proc.pid)
         if errors:
             raise SystemExit(f"client errors: {errors[:3]}")
         rps = len(latencies) / elapsed
+        server_cpu_ms = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) * 1000 / len(latencies)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -226,7 +238,9 @@ def main() -> None:
         "single_row_request_bytes": len(single_body),
         "http_single_ms": {"p50": p50_http, "p90": pct(http_single, 90), "p99": pct(http_single, 99), "n": len(http_single)},
         "http_concurrent": {"clients": args.clients, "requests": len(latencies), "rps": rps,
-                            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99)},
+                            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99),
+                            "server_cpu_ms_per_request": server_cpu_ms,
+                            "server_capacity_rps_on_all_cores": None if not server_cpu_ms else os.cpu_count() * 1000 / server_cpu_ms},
         "http_batch": {"rows": args.batch, "request_mb": len(batch_body) / 2**20, "ms": min(http_batch),
                        "ms_per_row": min(http_batch) / args.batch},
         "http_raw_ms": {"p50": pct(http_raw, 50), "p99": pct(http_raw, 99), "n": len(http_raw)},
@@ -251,6 +265,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cpus, load average {results['machine']['load_average_before']} -> {results['machine']['load_average_after']}")
     line("HTTP /predict 1 row p50 / p99", f"{p50_http:.2f} / {pct(http_single, 99):.2f} ms")
     line(f"HTTP /predict {args.clients} clients", f"{rps:.0f} req/s (p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms)")
+    if server_cpu_ms:
+        line("  server CPU per request (capacity, all cores)", f"{server_cpu_ms:.2f} ms ({os.cpu_count() * 1000 / server_cpu_ms:.0f} req/s if clients ran elsewhere)")
     line(f"HTTP /predict batch of {args.batch} rows", f"{min(http_batch):.0f} ms ({len(batch_body) / 2**20:.0f} MB body, {min(http_batch) / args.batch:.2f} ms/row)")
     line("HTTP /predict/raw p50 / p99", f"{pct(http_raw, 50):.1f} / {pct(http_raw, 99):.1f} ms")
     line("in-process request bytes -> response p50 / p99", f"{p50_full:.2f} / {pct(in_full, 99):.2f} ms")
