@@ -92,9 +92,10 @@ def ray_env(ray_token, monkeypatch):
 
 
 @pytest.mark.ray
-def test_local_ray_matches_serial(release, serial, ray_env, tmp_path):
+def test_local_ray_matches_serial(release, serial, monkeypatch, tmp_path):
     import ray
 
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     if ray.is_initialized():
         ray.shutdown()
     try:
@@ -138,15 +139,19 @@ def ray_cluster(ray_env, monkeypatch):
 
 
 @pytest.mark.ray
-def test_ray_cluster_joined_through_ray_address_matches_serial(release, serial, ray_cluster, tmp_path):
-    import ray
+def test_ray_cluster_joined_through_ray_address_matches_serial(release, serial, ray_cluster, ray_env, tmp_path):
+    """As a lab would: the CLI in its own process, pointed at the cluster by RAY_ADDRESS.
 
-    if ray.is_initialized():
-        ray.shutdown()
-    try:
-        ds = extract_release(release, tmp_path, label=LABEL, executor=Executor("ray", progress=False), use_cache=False)
-        # the work ran on the cluster we started, not on a fresh local Ray
-        assert ray.get_runtime_context().gcs_address.endswith(f":{ray_cluster}")
-    finally:
-        ray.shutdown()
-    _same(ds, serial[0])
+    A separate process also keeps Ray's per-process auth-token cache out of this one."""
+    from kemo_attention.dataset import load_dataset
+
+    cluster_tmp, env = ray_env
+    cli = Path(sys.executable).parent / "kemo-attention"
+    out = tmp_path / "features"
+    cmd = [str(cli), "extract", str(release), "--out", str(out), "--min-responses", "3", "--backend", "ray", "--no-cache"]
+    proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the tasks ran on the cluster we started: its own temp dir holds the worker logs
+    worker_logs = list(cluster_tmp.glob("session_*/logs/worker-*"))
+    assert worker_logs, f"no worker ran on the cluster in {cluster_tmp}"
+    _same(load_dataset(out / "attention.pkl"), serial[0])
