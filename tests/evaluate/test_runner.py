@@ -186,3 +186,20 @@ def test_leaderboard_skips_nan_folds():
     board = report.leaderboard(fm)
     assert board.loc[0, "f1_macro_mean"] == pytest.approx(0.6)
     assert board.loc[0, "f1_macro_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+
+
+def test_an_oversampled_run_completes_and_says_so(tmp_path):
+    ds = synthetic_dataset(participants=6, per_participant=20, n_float=15, n_bool=4, seed=9)
+    keep = np.flatnonzero((ds.y == 0) | (np.arange(len(ds.y)) % 3 == 0))  # make class 1 rare
+    from kemo_attention.dataset import Dataset
+
+    rare = Dataset(ds.X.iloc[keep].reset_index(drop=True), ds.y[keep], ds.group[keep], meta=ds.meta)
+    board = run_evaluation(rare, tmp_path / "os", models=["logreg", "evxgb"], n_splits=3, oversample=True, fast=True)
+    manifest = json.loads((tmp_path / "os" / "manifest.json").read_text())
+    assert manifest["settings"]["oversample"] is True
+    assert set(board["model"]) == {"logreg", "evxgb", "dummy"}
+    # oversampling shifts predictions towards the rare class compared with no oversampling
+    plain = run_evaluation(rare, tmp_path / "plain", models=["logreg"], n_splits=3, fast=True)
+    recall_os = board.set_index("model").loc["logreg", "recall_1_mean"]
+    recall_plain = plain.set_index("model").loc["logreg", "recall_1_mean"]
+    assert recall_os >= recall_plain

@@ -24,8 +24,7 @@ def evaluate(
 ) -> None:
     """Evaluate every model on folds grouped by participant and write eval/<label>/.
 
-    Writes fold metrics, the leaderboard, out-of-fold predictions, selected features,
-    per-participant scores, plots and a manifest; prints the leaderboard.
+    Writes fold metrics, the leaderboard, out-of-fold predictions, selected features, per-participant scores, plots and a manifest; prints the leaderboard.
     """
     from rich.console import Console
     from rich.table import Table
