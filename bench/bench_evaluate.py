@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -148,6 +149,7 @@ def run_one(name: str) -> dict:
 
         ray.shutdown()
     manifest = json.loads((out / "manifest.json").read_text())
+    shutil.rmtree(out.parent, ignore_errors=True)
     return {
         "config": name,
         "cv": cv,
