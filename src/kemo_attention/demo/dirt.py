@@ -6,7 +6,7 @@ what is planted where; the tests read it, and ``data/README.md`` repeats it for 
 
 | participant | file | kind | what |
 |---|---|---|---|
-| last (P14 by default) | CallEvent.csv | missing_file | the file is not written |
+| last (P24 by default) | CallEvent.csv | missing_file | the file is not written |
 | P02 | OnOffEvent.csv | empty_file | header line only |
 | P01 | HR.csv | duplicate_timestamps | 25 rows written twice in a row |
 | P02 | SkinTemperature.csv | out_of_order | 3 rows each moved 3 rows later (3 backward steps) |

@@ -75,7 +75,7 @@ from kemo_attention.release.schema import DATA_TYPES, ESM_FILE, USERINFO_COLUMNS
 
 # Sizes that `kemo-attention demo` uses: the whole demo (write, read, extract 3,356
 # features, 6 models x 5-fold CV) in about five minutes on two cores.
-DEMO_PARTICIPANTS: int = 14
+DEMO_PARTICIPANTS: int = 24
 DEMO_DAYS: int = 7
 DEMO_SCALE: float = 0.1
 

@@ -68,18 +68,36 @@ def leaderboard(fold_metrics: pd.DataFrame) -> pd.DataFrame:
     return board.sort_values("f1_macro_mean", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 
 
+# The Markdown page is for reading: the headline scores as "mean ± SD", the CSV has them all.
+MARKDOWN_SCORES = (
+    ("f1_macro", "macro F1"),
+    ("roc_auc", "ROC AUC"),
+    ("pr_auc_1", "PR AUC (focused)"),
+    ("balanced_accuracy", "balanced acc."),
+    ("accuracy", "accuracy"),
+    ("mcc", "MCC"),
+    ("log_loss", "log loss"),
+    ("brier", "Brier"),
+)
+
+
 def leaderboard_markdown(board: pd.DataFrame, title: str = "Leaderboard") -> str:
-    """The leaderboard as a Markdown table (same columns as the CSV, 3 decimals)."""
-    cols = list(board.columns)
-    lines = [f"# {title}", "", "Test-fold scores: mean and SD across folds, sorted by macro F1.", ""]
-    lines.append("| " + " | ".join(cols) + " |")
-    lines.append("|" + "|".join("---" if c == "model" else "---:" for c in cols) + "|")
+    """The leaderboard as a Markdown table: headline scores as mean ± SD, 3 decimals."""
+    scores = [(key, name) for key, name in MARKDOWN_SCORES if f"{key}_mean" in board.columns]
+    lines = [
+        f"# {title}",
+        "",
+        "Test-fold scores, mean ± SD across folds, sorted by macro F1. All scores: leaderboard.csv.",
+        "",
+        "| model | " + " | ".join(name for _, name in scores) + " |",
+        "|---|" + "|".join("---:" for _ in scores) + "|",
+    ]
     for _, row in board.iterrows():
         cells = []
-        for c in cols:
-            v = row[c]
-            cells.append(str(v) if c == "model" else ("" if pd.isna(v) else f"{v:.3f}"))
-        lines.append("| " + " | ".join(cells) + " |")
+        for key, _ in scores:
+            mean, sd = row[f"{key}_mean"], row.get(f"{key}_std")
+            cells.append("" if pd.isna(mean) else f"{mean:.3f}" + ("" if pd.isna(sd) else f" ± {sd:.3f}"))
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
