@@ -39,6 +39,10 @@ from kemo_attention.serve.service import PredictionService, RequestError
 
 log = logging.getLogger("kemo_attention.serve")
 DEFAULT_MAX_BODY_MB = 20.0
+# How `kemo-attention serve --workers N` hands its settings to uvicorn's worker processes,
+# which import the app by name (see create_app_from_env).
+ENV_BUNDLE = "KEMO_ATTENTION_SERVE_BUNDLE"
+ENV_MAX_BODY_MB = "KEMO_ATTENTION_SERVE_MAX_BODY_MB"
 _ERRORS = {
     409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
@@ -241,3 +245,22 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
         app.add_exception_handler(kind, _data_error)
     app.add_middleware(BodySizeLimit, max_bytes=int(max_body_mb * 2**20))
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for uvicorn's multi-process mode (``factory=True``): each worker process
+    calls this, so the settings come from the environment set by ``kemo-attention serve``.
+
+    Each worker loads (and so re-checks) the bundle in its own lifespan.
+    """
+    import os
+
+    bundle_path = os.environ.get(ENV_BUNDLE)
+    if not bundle_path:
+        raise KemoError(f"{ENV_BUNDLE} is not set: start the server with `kemo-attention serve BUNDLE --workers N`")
+    raw = os.environ.get(ENV_MAX_BODY_MB, str(DEFAULT_MAX_BODY_MB))
+    try:
+        max_body_mb = float(raw)
+    except ValueError:
+        raise KemoError(f"{ENV_MAX_BODY_MB} must be a number of MB; got {raw!r}") from None
+    return create_app(bundle_path, max_body_mb=max_body_mb)

@@ -36,6 +36,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes the API to the network)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     max_body_mb: float = typer.Option(20.0, "--max-body-mb", help="Largest request body accepted, in MB (413 beyond)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1,
+        help="Server processes. One process uses one core for prediction (Python's GIL); with several "
+             "concurrent clients, use about one worker per free core (e.g. 2 on 2 cores) for more requests/s. "
+             "Each worker holds its own copy of the model in memory.",
+    ),
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
@@ -50,6 +56,20 @@ def serve(
     if max_body_mb <= 0:
         raise KemoError(f"--max-body-mb must be positive; got {max_body_mb}")
     loaded = load_bundle(bundle)  # refuse a bad bundle before binding the port
-    app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded)
-    typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if workers == 1:
+        app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded)
+        typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    import os
+
+    from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB
+
+    # The worker processes (serve/workers.py) import the app by name: the factory reads these.
+    os.environ[ENV_BUNDLE] = str(loaded.path.resolve())
+    os.environ[ENV_MAX_BODY_MB] = repr(float(max_body_mb))
+    from kemo_attention.serve.workers import run_workers
+
+    typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) with {workers} workers on http://{host}:{port} (docs: /docs)", err=True)
+    del loaded  # each worker loads (and re-checks) its own copy
+    run_workers(host, port, workers, log_level="info")
