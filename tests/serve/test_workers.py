@@ -60,19 +60,3 @@ def test_serve_with_two_workers(bundle_path, bundle, dataset):
     err = proc.stderr.read()
     assert "with 2 workers" in err, err[-2000:]
 
-
-def test_workers_refuse_a_port_in_use():
-    """SO_REUSEPORT would let the workers share a port with another server: refused first."""
-    import socket
-
-    import pytest
-
-    from kemo_attention.errors import KemoError
-    from kemo_attention.serve.workers import _check_port_free
-
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen()
-        port = held.getsockname()[1]
-        with pytest.raises(KemoError, match=f"cannot listen on 127.0.0.1:{port}"):
-            _check_port_free("127.0.0.1", port)

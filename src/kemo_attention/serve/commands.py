@@ -38,8 +38,9 @@ def serve(
     max_body_mb: float = typer.Option(20.0, "--max-body-mb", help="Largest request body accepted, in MB (413 beyond)."),
     workers: int = typer.Option(
         1, "--workers", min=1,
-        help="Server processes. One process uses one core for prediction (Python's GIL); with several "
-             "concurrent clients, use about one worker per free core (e.g. 2 on 2 cores) for more requests/s. "
+        help="Server processes. One process predicts on one core at most (Python's GIL). Use about one worker per "
+             "core left free when many clients send requests at once from OTHER machines; when the clients share "
+             "this machine's cores, more workers do not help (bench/bench_serve.py: 2 cores, wrk load, 1 worker beat 2). "
              "Each worker holds its own copy of the model in memory.",
     ),
 ) -> None:
@@ -65,11 +66,10 @@ def serve(
 
     from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB
 
-    # The worker processes (serve/workers.py) import the app by name: the factory reads these.
+    # uvicorn's worker processes import the app by name: the factory reads these.
     os.environ[ENV_BUNDLE] = str(loaded.path.resolve())
     os.environ[ENV_MAX_BODY_MB] = repr(float(max_body_mb))
-    from kemo_attention.serve.workers import run_workers
-
     typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) with {workers} workers on http://{host}:{port} (docs: /docs)", err=True)
     del loaded  # each worker loads (and re-checks) its own copy
-    run_workers(host, port, workers, log_level="info")
+    uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,
+                host=host, port=port, log_level="info")
