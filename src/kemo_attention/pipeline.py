@@ -76,7 +76,6 @@ def demo_command(
     from kemo_attention.dataset import atomic_write
 
     atomic_write(work / "check.json", lambda f: f.write(json.dumps(report.to_dict(), indent=1, default=str).encode()))
-    summary = report.summary
     console.print(
         f"usable: {report.usable}; participants: {len(report.participants)}; "
         f"problems recorded: {len(report.problems)} (see {work / 'check.json'})"

@@ -84,3 +84,48 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
+
+
+class ServedByCli:
+    """``kemo-attention serve BUNDLE ...`` as a user runs it, in its own process group (so
+    stopping it reaches uvicorn's worker processes too), ready once /health answers."""
+
+    def __init__(self, bundle_path, *args: str):
+        import os
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cli = str(Path(sys.executable).with_name("kemo-attention"))
+        self.cmd = [cli, "serve", str(bundle_path), "--port", str(self.port), *args]
+        self.env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        self.stderr = ""
+
+    def __enter__(self) -> "ServedByCli":
+        import subprocess
+
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=self.env, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, self.proc.stderr.read()
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+
+    def __exit__(self, *exc) -> None:
+        import os
+        import signal
+        import subprocess
+
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.stderr = self.proc.stderr.read()

@@ -7,13 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pandas as pd
 
-from serve_support import free_port, make_dataset
+from serve_support import ServedByCli, free_port, make_dataset
 
 CLI = [str(Path(sys.executable).with_name("kemo-attention"))]
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -56,28 +55,9 @@ def test_serve_refuses_a_tampered_bundle(tmp_path, bundle_path):
 
 
 def test_serve_runs_a_real_server(bundle_path, dataset):
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", str(bundle_path), "--port", str(port), "--max-body-mb", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read()
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+    with ServedByCli(bundle_path, "--max-body-mb", "0.5") as server:
         row = {c: (bool(v) if dataset.X[c].dtype == bool else float(v)) for c, v in dataset.X.iloc[0].items()}
-        r = httpx.post(url + "/predict", json={"features": row}, timeout=30)
+        r = httpx.post(server.url + "/predict", json={"features": row}, timeout=30)
         assert r.status_code == 200 and 0 <= r.json()["predictions"][0]["probability"] <= 1
-        big = httpx.post(url + "/predict", content=b"[" + b"0," * 300_000 + b"0]", headers={"content-type": "application/json"}, timeout=30)
+        big = httpx.post(server.url + "/predict", content=b"[" + b"0," * 300_000 + b"0]", headers={"content-type": "application/json"}, timeout=30)
         assert big.status_code == 413 and "limit is 0.5 MB" in big.json()["detail"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

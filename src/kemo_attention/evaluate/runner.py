@@ -17,7 +17,6 @@ import time
 import uuid
 import warnings
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
