@@ -1,5 +1,13 @@
 """``kemo-attention``: one command, one verb per stage. Each verb is a thin function in its
-room's ``commands.py``; this module only assembles them and turns errors into one line."""
+room's ``commands.py``; this module only assembles them and turns errors into one line.
+
+How it ends, whatever happens (``main``):
+- a usage mistake (unknown verb or option, missing argument, a value of the wrong type or out
+  of range): one ``error:`` line, the verb's usage, exit 2;
+- an error of the tool's own (:class:`~kemo_attention.errors.KemoError`): one line, its exit code;
+- Ctrl-C: "interrupted; rerun to resume", exit 130 (as shells report SIGINT);
+- ``--debug`` (anywhere on the line): the full traceback instead of the one line.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +18,18 @@ import typer
 
 from kemo_attention import __version__
 
+try:  # typer >= 0.20 bundles its own copy of click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+PROG = "kemo-attention"
+DEBUG_ENV = "KEMO_ATTENTION_DEBUG"
+DEBUG_FLAG = "--debug"
+INTERRUPTED = "interrupted; rerun to resume"
+
 app = typer.Typer(
-    name="kemo-attention",
+    name=PROG,
     help=(
         "Predict attention (focused / not focused) from smartphone and wristband sensing "
         "(K-EmoPhone). Stages: check a release, extract features, evaluate models, export a "
@@ -26,17 +44,17 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"kemo-attention {__version__}")
+        typer.echo(f"{PROG} {__version__}")
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, DEBUG_FLAG, metavar="", help="Show full tracebacks on errors (may go anywhere on the line)."),
+    version: bool = typer.Option(False, "--version", metavar="", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     if debug:
-        os.environ["KEMO_ATTENTION_DEBUG"] = "1"
+        os.environ[DEBUG_ENV] = "1"
 
 
 def _register() -> None:
@@ -61,35 +79,78 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
+def _take_debug_flag(args: list[str]) -> tuple[list[str], bool]:
+    """Remove every ``--debug`` before a ``--`` (it is global, so it may follow the verb)."""
+    end = args.index("--") if "--" in args else len(args)
+    kept = [a for a in args[:end] if a != DEBUG_FLAG]
+    return kept + args[end:], len(kept) < end
+
+
+def _plain_help_flags(command) -> None:
+    """``--help`` is a flag like the others: no ``<bool>`` type beside it in the help."""
+    commands = [command, *getattr(command, "commands", {}).values()]
+    for cmd in commands:
+        option = cmd.get_help_option(cmd.context_class(cmd, info_name=cmd.name))
+        if option is not None:
+            option.metavar = ""
+
+
+def _usage_error(err: UsageError, command) -> int:
+    """One ``error:`` line, then the usage of the verb the mistake was made in; exit 2."""
+    ctx = err.ctx
+    if isinstance(err, NoArgsIsHelpError) or ctx is None:
+        ctx = ctx or command.context_class(command, info_name=PROG)
+        verbs = ", ".join(getattr(ctx.command, "commands", {}))
+        message = f"no verb given; one of: {verbs}" if verbs else "missing arguments"
+    else:
+        message = err.format_message()
+    typer.secho(f"error: {message}", err=True, fg="red")
+    typer.echo(ctx.get_usage(), err=True)
+    typer.echo(f"Try '{ctx.command_path} --help' for help.", err=True)
+    return 2
+
+
+def run(args: list[str]) -> int:
+    """Run the command line ``args`` (without the program name); return the exit code."""
     from kemo_attention.errors import KemoError
 
+    debug = bool(os.environ.get(DEBUG_ENV))
+    command = typer.main.get_command(app)
+    _plain_help_flags(command)
     try:
-        app(standalone_mode=False)
+        with command.make_context(PROG, list(args)) as ctx:
+            command.invoke(ctx)
+        return 0
+    except typer.Exit as done:  # --help, --version, or a verb that chose its exit code
+        return done.exit_code
+    except UsageError as err:
+        return _usage_error(err, command)
+    except ClickException as err:  # e.g. a file option click could not open
+        typer.secho(f"error: {err.format_message()}", err=True, fg="red")
+        return err.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        if debug:
+            raise
+        typer.secho(f"\n{INTERRUPTED}", err=True, fg="yellow")
+        return 130
     except KemoError as err:
-        if os.environ.get("KEMO_ATTENTION_DEBUG"):
+        if debug:
             raise
         typer.secho(f"error: {err}", err=True, fg="red")
-        sys.exit(err.exit_code)
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
-        if os.environ.get("KEMO_ATTENTION_DEBUG"):
+        return err.exit_code
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as err:
+        if debug:
             raise
         typer.secho(f"error: {err}", err=True, fg="red")
-        sys.exit(2)
-    except typer.Exit as ex:
-        sys.exit(ex.exit_code)
-    except typer.Abort:
-        typer.secho("aborted", err=True)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as err:  # click usage errors arrive as click exceptions
-        import click
+        return 2
 
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: run ``sys.argv`` (or ``argv``) and exit with its code."""
+    args, debug = _take_debug_flag(list(sys.argv[1:] if argv is None else argv))
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+    sys.exit(run(args))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
+from kemo_attention.errors import KemoError
+
 Backend = Literal["serial", "processes", "ray"]
 BACKENDS: tuple[str, ...] = ("serial", "processes", "ray")
 
@@ -30,8 +32,18 @@ _SINGLE_THREAD_ENV = {
 }
 
 
-class TaskError(RuntimeError):
+class TaskError(KemoError, RuntimeError):
     """A task failed; the message names the task and carries the worker's error."""
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        # A task that refused bad input exits like that error (2); anything else is a failure (1).
+        cause = self.__cause__
+        return cause.exit_code if isinstance(cause, KemoError) else 1
+
+
+class ExecutorSettingsError(KemoError, ValueError):
+    """Executor settings that cannot work together (backend, workers, Ray address)."""
 
 
 def _pin_threads() -> None:
@@ -80,14 +92,14 @@ class Executor:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+            raise ExecutorSettingsError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
         if self.ray_address and self.backend != "ray":
-            raise ValueError(
+            raise ExecutorSettingsError(
                 f"a Ray address ({self.ray_address}) was given with backend {self.backend!r}; "
                 "use --backend ray to join a cluster"
             )
         if self.workers is not None and self.workers < 1:
-            raise ValueError(f"workers must be at least 1; got {self.workers}")
+            raise ExecutorSettingsError(f"workers must be at least 1; got {self.workers}")
 
     # ------------------------------------------------------------------ public
     def map(
@@ -131,18 +143,22 @@ class Executor:
         # spawn, not fork: forking a process that already runs polars/OpenMP threads can hang.
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_process_init, initargs=(shared,)) as pool:
-            pending = {pool.submit(_process_call, fn, item): i for i, item in enumerate(items)}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = pending.pop(fut)
-                    try:
-                        results[i] = fut.result()
-                    except Exception as exc:
-                        for other in pending:
-                            other.cancel()
-                        raise TaskError(f"task {names[i]} failed: {type(exc).__name__}: {exc}") from exc
-                    bar.advance()
+            try:
+                pending = {pool.submit(_process_call, fn, item): i for i, item in enumerate(items)}
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        i = pending.pop(fut)
+                        try:
+                            results[i] = fut.result()
+                        except Exception as exc:
+                            for other in pending:
+                                other.cancel()
+                            raise TaskError(f"task {names[i]} failed: {type(exc).__name__}: {exc}") from exc
+                        bar.advance()
+            except KeyboardInterrupt:
+                _stop_now(pool)  # Ctrl-C: do not wait for the queued and running tasks
+                raise
         return results
 
     def _map_ray(self, fn, items, shared, names, bar) -> list[Any]:
@@ -167,6 +183,15 @@ class Executor:
                     raise TaskError(f"task {names[i]} failed: {type(cause).__name__}: {cause}") from exc
                 bar.advance()
         return results
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Drop the queued tasks and end the worker processes (finished tasks keep their results)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
 
 
 def _ray_call(fn, item, keys, *values):

@@ -20,13 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kemo_attention.errors import DataError
+
 REQUIRED_KEYS = ("X", "y", "group")
 OPTIONAL_KEYS = ("t", "date_times")
 _META_KEY = b"kemo_attention"
 _SIDE_COLUMNS = {"y": "__y", "group": "__group", "t": "__t", "date_times": "__date_time"}
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(DataError, ValueError):
     """A feature file that is not one of the accepted shapes; the message says which it is."""
 
 

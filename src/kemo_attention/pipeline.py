@@ -10,20 +10,37 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from kemo_attention.options import (
+    DEFAULT_BACKEND,
+    DEFAULT_DEMO_SEED,
+    BackendOption,
+    DaysOption,
+    DemoSeedOption,
+    ModelsOption,
+    ParticipantsOption,
+    RayAddressOption,
+    ScaleOption,
+    WorkersOption,
+    make_executor,
+    switch,
+)
+
 
 def demo_command(
-    work: Path = typer.Option(Path("demo-work"), "--work", help="Folder for everything the demo writes."),
-    participants: int = typer.Option(None, "--participants", help="Demo participants (default: the built-in size)."),
-    days: int = typer.Option(None, "--days", help="Study days per participant (default: the built-in size)."),
-    scale: float = typer.Option(None, "--scale", help="Sampling-rate scale of the dense band streams (1.0 = as in the release)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the demo data."),
-    backend: str = typer.Option("processes", "--backend", help="serial | processes | ray"),
-    workers: int = typer.Option(None, "--workers", help="Parallel workers (default: all cores)."),
-    models: str = typer.Option("all", "--models", help="Models to evaluate: all, or a comma list such as lgbm,rf."),
-    fresh: bool = typer.Option(False, "--fresh", help="Write the demo release again even if one exists."),
+    work: Annotated[Path, typer.Option("--work", help="Folder for everything the demo writes.")] = Path("demo-work"),
+    participants: ParticipantsOption = None,
+    days: DaysOption = None,
+    scale: ScaleOption = None,
+    seed: DemoSeedOption = DEFAULT_DEMO_SEED,
+    backend: BackendOption = DEFAULT_BACKEND,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
+    models: ModelsOption = "all",
+    fresh: Annotated[bool, switch("--fresh/--no-fresh", "Write the demo release again even if one exists.")] = False,
 ) -> None:
     """Run the whole path on built-in demo data: synth, check, extract, evaluate, export.
 
@@ -34,7 +51,6 @@ def demo_command(
     from rich.console import Console
 
     from kemo_attention.bundle import export_bundle
-    from kemo_attention.compute import Executor
     from kemo_attention.demo import synth
     from kemo_attention.evaluate.runner import run_evaluation
     from kemo_attention.features.extract import extract_release
@@ -42,10 +58,10 @@ def demo_command(
     from kemo_attention.release.check import check_release
 
     console = Console(stderr=True)
+    executor = make_executor(backend, workers, ray_address)  # refuses bad settings before anything is written
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     release = work / "release"
-    executor = Executor(backend, workers=workers)
     timings: dict[str, float] = {}
 
     def stage(name: str, what: str) -> float:

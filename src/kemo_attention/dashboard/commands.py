@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
+
+from kemo_attention.options import DEFAULT_HOST, HostOption, PortOption
 
 DEFAULT_EVAL = Path("eval/attention")
 
 
 def dashboard(
-    eval_dir: Optional[Path] = typer.Option(
-        None, "--eval", help="Evaluation folder from `kemo-attention evaluate` (default: eval/attention when it exists)."
-    ),
-    bundle: Optional[Path] = typer.Option(None, "--bundle", help="Model bundle (.pkl) from `kemo-attention export`, for the Try it page."),
-    release: Optional[Path] = typer.Option(
-        None, "--release", help="Release folder: raw answers on the People page, live features on Try it, a check on Data."
-    ),
-    check: Optional[Path] = typer.Option(None, "--check", help="Check report JSON from `kemo-attention check RELEASE --json --out FILE`."),
-    port: int = typer.Option(8501, "--port", help="Port to serve on."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (127.0.0.1 = this machine only)."),
+    eval_dir: Annotated[
+        Optional[Path],
+        typer.Option("--eval", show_default="eval/attention when it exists", help="Evaluation folder from `kemo-attention evaluate`."),
+    ] = None,
+    bundle: Annotated[Optional[Path], typer.Option("--bundle", help="Model bundle (.pkl) from `kemo-attention export`, for the Try it page.")] = None,
+    release: Annotated[
+        Optional[Path],
+        typer.Option("--release", help="Release folder: raw answers on the People page, live features on Try it, a check on Data."),
+    ] = None,
+    check: Annotated[Optional[Path], typer.Option("--check", help="Check report JSON from `kemo-attention check RELEASE --json --out FILE`.")] = None,
+    port: PortOption = 8501,
+    host: HostOption = DEFAULT_HOST,
 ) -> None:
     """Open the results in a Streamlit dashboard: leaderboard and curves, features, people,
     data yield, and a live "try it" with an exported bundle. Runs until Ctrl+C."""

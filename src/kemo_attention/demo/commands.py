@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from kemo_attention.options import (
+    DEFAULT_BACKEND,
+    DEFAULT_DEMO_SEED,
+    BackendOption,
+    DaysOption,
+    DemoSeedOption,
+    ParticipantsOption,
+    QuietOption,
+    RayAddressOption,
+    ScaleOption,
+    WorkersOption,
+    make_executor,
+    switch,
+)
+
 
 def synth(
-    out: Path = typer.Option(..., "--out", help="Folder to write the demo release to (must be empty or absent)."),
-    participants: int = typer.Option(None, "--participants", min=1, help="Number of participants (default: the demo size)."),
-    days: int = typer.Option(None, "--days", min=1, help="Study days per participant (default: the demo size)."),
-    scale: float = typer.Option(
-        None, "--scale", help="Sampling-rate multiplier of the dense band streams; 1.0 = as in the release (default: the demo size)."
-    ),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed: the same seed writes the same bytes."),
-    force: bool = typer.Option(False, "--force", help="Replace the folder even if it is not empty."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Participants written in parallel (local processes)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the demo release to (must be empty or absent).")],
+    participants: ParticipantsOption = None,
+    days: DaysOption = None,
+    scale: ScaleOption = None,
+    seed: DemoSeedOption = DEFAULT_DEMO_SEED,
+    force: Annotated[bool, switch("--force/--no-force", "Replace the folder even if it is not empty.")] = False,
+    backend: BackendOption = DEFAULT_BACKEND,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Write a demo release: the real layout, 27 sensor files per participant, real prompt times.
 
@@ -27,13 +43,12 @@ def synth(
     """
     import time
 
-    from kemo_attention.compute import Executor
     from kemo_attention.demo import synth as s
 
     participants = participants or s.DEMO_PARTICIPANTS
     days = days or s.DEMO_DAYS
     scale = s.DEMO_SCALE if scale is None else scale
-    executor = Executor("processes", workers=workers, progress=not quiet) if workers > 1 else Executor("serial", progress=not quiet)
+    executor = make_executor(backend, workers, ray_address, quiet=quiet)
     started = time.perf_counter()
     root = s.write_demo_release(
         out, participants=participants, days=days, scale=scale, seed=seed, force=force, progress=not quiet, executor=executor

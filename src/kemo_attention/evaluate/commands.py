@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
+
+from kemo_attention.options import (
+    DEFAULT_BACKEND,
+    BackendOption,
+    ModelsOption,
+    QuietOption,
+    RayAddressOption,
+    WorkersOption,
+    make_executor,
+    switch,
+)
 
 _SHOWN = ("f1_macro", "balanced_accuracy", "roc_auc", "pr_auc_1", "mcc", "accuracy")
 
 
 def evaluate(
-    data: Path = typer.Argument(..., help="Feature file: attention.pkl (tuple or dict) or .parquet."),
-    models: str = typer.Option("all", "--models", help="'all' or a comma list of logreg,rf,lgbm,voting,evxgb,dummy (dummy is always added)."),
-    cv: str = typer.Option("sgkf", "--cv", help="sgkf = stratified grouped k-fold by participant; logo = leave one participant out."),
-    n_splits: int = typer.Option(5, "--n-splits", help="Folds for sgkf (ignored by logo)."),
-    oversample: bool = typer.Option(False, "--oversample", help="SMOTE/SMOTENC on each training fold after feature selection."),
-    backend: str = typer.Option("serial", "--backend", help="serial | processes | ray"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel workers (default: all cores)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (else RAY_ADDRESS, else a local Ray)."),
-    seed: int = typer.Option(42, "--seed", help="Seed of the folds and every model."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default eval/<label>)."),
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Feature file: attention.pkl (tuple or dict) or .parquet.")],
+    models: ModelsOption = "all",
+    cv: Annotated[str, typer.Option("--cv", help="sgkf = stratified grouped k-fold by participant; logo = leave one participant out.")] = "sgkf",
+    n_splits: Annotated[int, typer.Option("--n-splits", help="Folds for sgkf (ignored by logo).")] = 5,
+    oversample: Annotated[bool, switch("--oversample/--no-oversample", "SMOTE/SMOTENC on each training fold after feature selection.")] = False,
+    backend: BackendOption = DEFAULT_BACKEND,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the folds and every model.")] = 42,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", show_default="eval/<label>", help="Output folder.")] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Evaluate every model on folds grouped by participant and write eval/<label>/.
 
@@ -29,24 +41,16 @@ def evaluate(
     from rich.console import Console
     from rich.table import Table
 
-    from kemo_attention.compute import Executor
-    from kemo_attention.dataset import DatasetFormatError, load_dataset
-    from kemo_attention.errors import DataError, KemoError
+    from kemo_attention.compute import TaskError
+    from kemo_attention.dataset import load_dataset
+    from kemo_attention.errors import KemoError
     from kemo_attention.evaluate.runner import label_name, normalise_models, run_evaluation
 
     model_list = normalise_models(models)
-    try:
-        executor = Executor(backend, workers=workers, ray_address=ray_address, progress=True)
-    except ValueError as exc:
-        raise KemoError(str(exc)) from exc
-    try:
-        dataset = load_dataset(data)
-    except DatasetFormatError as exc:
-        raise DataError(str(exc)) from exc
+    executor = make_executor(backend, workers, ray_address, quiet=quiet)
+    dataset = load_dataset(data)  # a DatasetFormatError is a DataError: one line for the user
     label = label_name(dataset)
     out_dir = out or Path("eval") / label
-
-    from kemo_attention.compute import TaskError
 
     try:
         board = run_evaluation(

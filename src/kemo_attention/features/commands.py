@@ -6,26 +6,40 @@ Imports stay inside the function so that ``kemo-attention --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
+from kemo_attention.options import (
+    DEFAULT_BACKEND,
+    DEFAULT_TZ_OFFSET,
+    BackendOption,
+    QuietOption,
+    RayAddressOption,
+    TzOffsetOption,
+    WorkersOption,
+    make_executor,
+    switch,
+)
+
 
 def extract(
-    release: Path = typer.Argument(..., help="Release folder (SubjData/ + Sensor/P01/...), e.g. one written by `kemo-attention synth`."),
-    out: Path = typer.Option(Path("features"), "--out", "-o", help="Output folder for <label>.pkl, <label>.parquet and manifest.json."),
-    label: str = typer.Option("attention", "--label", help="Self-report that becomes the label: valence, arousal, attention, stress, disturbance (or change)."),
-    threshold: float = typer.Option(0.0, "--threshold", help="y = value > threshold (with --threshold-kind participant_mean: value > own mean + threshold)."),
-    threshold_kind: str = typer.Option("fixed", "--threshold-kind", help="fixed | participant_mean."),
-    min_responses: int = typer.Option(35, "--min-responses", help="Skip participants with fewer usable responses (reference: 35)."),
-    include_voluntary: bool = typer.Option(False, "--include-voluntary", help="Also use voluntary responses (anchored at their response time); the reference uses scheduled ones only."),
-    mode: str = typer.Option("causal", "--mode", help="causal (default: no value uses data after the prompt; what serving can reproduce) | reference (the dataset authors' features, whose grid leaks later data)."),
-    coverage: bool = typer.Option(False, "--coverage", help="Add data-coverage columns (share of each window covered by real samples)."),
-    tz_offset: str = typer.Option("+09:00", "--tz-offset", help="Local time as a fixed UTC offset (K-EmoPhone: +09:00)."),
-    backend: str = typer.Option("serial", "--backend", help="serial | processes | ray: one task per participant."),
-    workers: int = typer.Option(None, "--workers", "-j", help="Parallel workers (default: all CPUs)."),
-    ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (else RAY_ADDRESS, else a local Ray on 127.0.0.1). Needs --backend ray."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every participant (the cache in OUT/.cache is neither read nor written)."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Where per-participant results are cached (default OUT/.cache)."),
+    release: Annotated[Path, typer.Argument(metavar="RELEASE", help="Release folder (SubjData/ + Sensor/P01/...), e.g. one written by `kemo-attention synth`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for <label>.pkl, <label>.parquet and manifest.json.")] = Path("features"),
+    label: Annotated[str, typer.Option("--label", help="Self-report that becomes the label: valence, arousal, attention, stress, disturbance (or change).")] = "attention",
+    threshold: Annotated[float, typer.Option("--threshold", help="y = value > threshold (with --threshold-kind participant_mean: value > own mean + threshold).")] = 0.0,
+    threshold_kind: Annotated[str, typer.Option("--threshold-kind", help="fixed | participant_mean.")] = "fixed",
+    min_responses: Annotated[int, typer.Option("--min-responses", help="Skip participants with fewer usable responses (reference: 35).")] = 35,
+    include_voluntary: Annotated[bool, switch("--include-voluntary/--no-include-voluntary", "Also use voluntary responses (anchored at their response time); the reference uses scheduled ones only.")] = False,
+    mode: Annotated[str, typer.Option("--mode", help="causal (no value uses data after the prompt; what serving can reproduce) | reference (the dataset authors' features, whose grid leaks later data).")] = "causal",
+    coverage: Annotated[bool, switch("--coverage/--no-coverage", "Add data-coverage columns (share of each window covered by real samples).")] = False,
+    tz_offset: TzOffsetOption = DEFAULT_TZ_OFFSET,
+    backend: BackendOption = DEFAULT_BACKEND,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
+    cache: Annotated[bool, switch("--cache/--no-cache", "Reuse and keep per-participant results (--no-cache recomputes every participant and neither reads nor writes the cache).")] = True,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", show_default="OUT/.cache", help="Where per-participant results are cached.")] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Extract the feature matrix of one label from a release.
 
@@ -37,24 +51,20 @@ def extract(
     """
     import time
 
-    from kemo_attention.compute import Executor
     from kemo_attention.config import FeatureSettings, LabelSettings
-    from kemo_attention.errors import KemoError
     from kemo_attention.features.extract import extract_release
 
     started = time.perf_counter()
-    try:
-        label_settings = LabelSettings(
-            name=label,
-            threshold=threshold,
-            threshold_kind=threshold_kind,
-            min_responses=min_responses,
-            scheduled_only=not include_voluntary,
-        )
-        feature_settings = FeatureSettings(mode=mode, coverage=coverage, tz_offset=tz_offset)
-        executor = Executor(backend=backend, workers=workers, ray_address=ray_address)  # type: ignore[arg-type]
-    except ValueError as err:  # settings and executor validation: one line for the user
-        raise KemoError(str(err)) from err
+    # Settings and executor refuse bad values with a KemoError naming the option's field.
+    label_settings = LabelSettings(
+        name=label,
+        threshold=threshold,
+        threshold_kind=threshold_kind,
+        min_responses=min_responses,
+        scheduled_only=not include_voluntary,
+    )
+    feature_settings = FeatureSettings(mode=mode, coverage=coverage, tz_offset=tz_offset)
+    executor = make_executor(backend, workers, ray_address, quiet=quiet)
     ds = extract_release(
         release,
         out,
@@ -62,7 +72,7 @@ def extract(
         features=feature_settings,
         executor=executor,
         cache_dir=cache_dir,
-        use_cache=not no_cache,
+        use_cache=cache,
     )
     import json
 

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
+from kemo_attention.options import (
+    DEFAULT_BACKEND,
+    DEFAULT_TZ_OFFSET,
+    BackendOption,
+    QuietOption,
+    RayAddressOption,
+    TzOffsetOption,
+    WorkersOption,
+    make_executor,
+    switch,
+)
+
 
 def check(
-    release: Path = typer.Argument(..., help="Release folder (holds SubjData/ and Sensor/P01/ ...)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON to stdout instead of tables."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON report to this file (atomically)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Participants read in parallel processes (1 = serial)."),
-    tz_offset: str = typer.Option("+09:00", "--tz-offset", help="Local time zone as a fixed offset, for the days."),
+    release: Annotated[Path, typer.Argument(metavar="RELEASE", help="Release folder (holds SubjData/ and Sensor/P01/ ...).")],
+    as_json: Annotated[bool, switch("--json/--no-json", "Print the report as JSON to stdout instead of tables.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the JSON report to this file (atomically).")] = None,
+    tz_offset: TzOffsetOption = DEFAULT_TZ_OFFSET,
+    backend: BackendOption = DEFAULT_BACKEND,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Check a K-EmoPhone release: files, rows, days and self-reports per participant, and its dirt.
 
@@ -22,11 +37,10 @@ def check(
     """
     import json
 
-    from kemo_attention.compute import Executor
     from kemo_attention.errors import DataError
     from kemo_attention.release.check import check_release
 
-    executor = Executor("processes", workers=workers) if workers > 1 else Executor("serial", progress=True)
+    executor = make_executor(backend, workers, ray_address, quiet=quiet)
     report = check_release(release, tz_offset=tz_offset, executor=executor)
     payload = report.to_dict()
     if out is not None:

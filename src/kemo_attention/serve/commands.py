@@ -2,47 +2,59 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
+from kemo_attention.options import DEFAULT_HOST, HostOption, ModelName, ModelOption, PortOption
+
+
+class BundleFormat(str, enum.Enum):
+    """How `export` writes the fitted model."""
+
+    pickle = "pickle"
+    skops = "skops"
+
 
 def export(
-    data: Path = typer.Argument(..., help="Feature file: attention.pkl (or any shape `load_dataset` accepts) or .parquet."),
-    model: str = typer.Option("lgbm", "--model", help="Model to fit: logreg, rf, lgbm, voting, evxgb or dummy."),
-    out: Path = typer.Option(Path("models"), "--out", help="Folder for the bundle (<label>-<model>.pkl + .manifest.json)."),
-    eval_dir: Path = typer.Option(None, "--eval", help="An `evaluate` output folder: its leaderboard row becomes the bundle's cv_scores."),
-    fmt: str = typer.Option("pickle", "--format", help="pickle (the .pkl users expect) or skops (safer to load)."),
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Feature file: attention.pkl (or any shape `load_dataset` accepts) or .parquet.")],
+    model: ModelOption = ModelName.lgbm,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the bundle (<label>-<model>.pkl + .manifest.json).")] = Path("models"),
+    eval_dir: Annotated[Optional[Path], typer.Option("--eval", help="An `evaluate` output folder: its leaderboard row becomes the bundle's cv_scores.")] = None,
+    fmt: Annotated[BundleFormat, typer.Option("--format", help="pickle (the .pkl users expect) or skops (safer to load).")] = BundleFormat.pickle,
 ) -> None:
     """Fit a model on every sample of DATA and write it as a bundle for `serve` and the dashboard.
 
     A pickle runs code when loaded: share and load only bundles you trust. The manifest records the file's SHA-256, and loading refuses a file that does not match it.
     """
-    from kemo_attention.bundle import BundleError, export_bundle, manifest_path_for
-    from kemo_attention.dataset import DatasetFormatError, load_dataset
+    from kemo_attention.bundle import export_bundle, manifest_path_for
+    from kemo_attention.dataset import load_dataset
 
-    try:
-        dataset = load_dataset(data)
-    except DatasetFormatError as exc:
-        raise BundleError(str(exc)) from exc
-    path = export_bundle(dataset, model, out, eval_dir=eval_dir, fmt=fmt, input_path=data)
+    dataset = load_dataset(data)  # a DatasetFormatError is a DataError: one line for the user
+    path = export_bundle(dataset, ModelName(model).value, out, eval_dir=eval_dir, fmt=BundleFormat(fmt).value, input_path=data)
     typer.echo(f"wrote {path}")
     typer.echo(f"wrote {manifest_path_for(path)}")
     typer.echo(f"serve it with: kemo-attention serve {path}")
 
 
 def serve(
-    bundle: Path = typer.Argument(..., help="The bundle's .pkl (or .skops) file; its .manifest.json must be beside it."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes the API to the network)."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    max_body_mb: float = typer.Option(20.0, "--max-body-mb", help="Largest request body accepted, in MB (413 beyond)."),
-    workers: int = typer.Option(
-        1, "--workers", min=1,
-        help="Server processes. One process predicts on one core at most (Python's GIL); use about one worker per "
-             "core for many concurrent clients (bench/bench_serve.py, 2 cores, wrk with 8 connections: 225 req/s with "
-             "1 worker, 461 with 2). "
-             "Each worker holds its own copy of the model in memory.",
-    ),
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="The bundle's .pkl (or .skops) file; its .manifest.json must be beside it.")],
+    host: HostOption = DEFAULT_HOST,
+    port: PortOption = 8000,
+    max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="Largest request body accepted, in MB (413 beyond).")] = 20.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1,
+            help="Server processes (not tasks: this is the one verb whose --workers defaults to 1). One process "
+                 "predicts on one core at most (Python's GIL); use about one worker per "
+                 "core for many concurrent clients (bench/bench_serve.py, 2 cores, wrk with 8 connections: 225 req/s with "
+                 "1 worker, 461 with 2). "
+                 "Each worker holds its own copy of the model in memory.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
