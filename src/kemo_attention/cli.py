@@ -102,8 +102,8 @@ def _usage_error(err: UsageError, command) -> int:
         ctx = ctx or command.context_class(command, info_name=PROG)
         verbs = ", ".join(getattr(ctx.command, "commands", {}))
         message = f"no verb given; one of: {verbs}" if verbs else "missing arguments"
-    else:
-        message = err.format_message()
+    else:  # typer words a refused choice "Value error, 'x' is not one of ..."
+        message = err.format_message().replace("Value error, ", "")
     typer.secho(f"error: {message}", err=True, fg="red")
     typer.echo(ctx.get_usage(), err=True)
     typer.echo(f"Try '{ctx.command_path} --help' for help.", err=True)

@@ -38,7 +38,9 @@ def test_export_command_writes_a_bundle(tmp_path, small_kinds):
 
     bad = run("export", data, "--model", "svm", "--out", tmp_path / "models2")
     assert bad.returncode == 2
-    assert "unknown model 'svm'" in bad.stderr and "Traceback" not in bad.stderr
+    # --model is a choice now (issue 10.5): the usage error names the option, the value and the choices.
+    assert "'--model'" in bad.stderr and "'svm' is not one of 'logreg', 'rf', 'lgbm'" in bad.stderr
+    assert "Traceback" not in bad.stderr
     assert not (tmp_path / "models2").exists()
 
 
