@@ -22,8 +22,10 @@ import pytest
 CLI = str(Path(sys.executable).with_name("kemo-attention"))
 
 
-def run(*args, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run(*args, cwd: Path | None = None, timeout: float = 120, columns: int | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "KEMO_ATTENTION_DEBUG"}
+    if columns:
+        env["COLUMNS"] = str(columns)  # help tables are as wide as the terminal
     return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
@@ -193,3 +195,56 @@ def test_option_choices_match_the_code_they_name():
 
     assert tuple(b.value for b in Backend) == BACKENDS
     assert tuple(m.value for m in ModelName) == MODEL_NAMES
+
+
+# ------------------------------------------------------- one shape for the options
+TASK_VERBS = ("demo", "synth", "check", "extract", "evaluate")
+
+
+def _verb_options(verb: str) -> dict:
+    import typer
+
+    from kemo_attention.cli import app
+
+    command = typer.main.get_command(app).commands[verb]
+    return {p.name: p for p in command.params if p.param_type_name == "option"}
+
+
+def _verb_signature(verb: str):
+    import inspect
+    import typing
+
+    from kemo_attention.cli import app
+
+    (info,) = [c for c in app.registered_commands if c.name == verb]
+    hints = typing.get_type_hints(info.callback, include_extras=True)
+    return inspect.signature(info.callback), hints
+
+
+@pytest.mark.parametrize("verb", TASK_VERBS)
+def test_task_verbs_share_backend_workers_and_ray_address(verb):
+    from kemo_attention import options
+
+    signature, hints = _verb_signature(verb)
+    # Declared once (the same annotated type in every verb) with one default: local processes on
+    # all cores. Before issue 10, check and synth ran on 1 worker and extract/evaluate serially.
+    assert hints["backend"] == options.BackendOption and signature.parameters["backend"].default == "processes"
+    assert hints["workers"] == options.WorkersOption and signature.parameters["workers"].default is None
+    assert hints["ray_address"] == options.RayAddressOption and signature.parameters["ray_address"].default is None
+    assert _verb_options(verb)["workers"].opts == ["--workers", "-j"]
+
+
+@pytest.mark.parametrize("verb", ["demo", "synth", "check", "extract", "evaluate", "export", "serve", "dashboard"])
+def test_every_switch_has_a_no_form(verb):
+    switches = [p for p in _verb_options(verb).values() if p.is_flag and p.name != "help"]
+    for option in switches:
+        assert option.secondary_opts == [f"--no-{option.opts[0][2:]}"], (verb, option.opts, option.secondary_opts)
+
+
+def test_help_lists_the_choices_and_shows_no_bool_type():
+    res = run("extract", "--help", timeout=60, columns=200)
+    assert res.returncode == 0
+    assert "serial|processes|ray" in res.stdout and "[default: processes]" in res.stdout
+    assert "<bool>" not in res.stdout and "--no-coverage" in res.stdout
+    res = run("export", "--help", timeout=60, columns=200)
+    assert "logreg|rf|lgbm|voting|evxgb|dummy" in res.stdout
