@@ -248,3 +248,12 @@ def test_help_lists_the_choices_and_shows_no_bool_type():
     assert "<bool>" not in res.stdout and "--no-coverage" in res.stdout
     res = run("export", "--help", timeout=60, columns=200)
     assert "logreg|rf|lgbm|voting|evxgb|dummy" in res.stdout
+
+
+def test_one_worker_runs_in_this_process_and_the_default_uses_processes():
+    from kemo_attention.options import Backend, make_executor
+
+    assert make_executor(Backend.processes, 1).backend == "serial"  # no process start-up for one worker
+    assert make_executor(Backend.processes, None).backend == "processes"
+    assert make_executor(Backend.serial, 4).backend == "serial"
+    assert make_executor(Backend.processes, 2, quiet=True).progress is False

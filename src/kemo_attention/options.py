@@ -16,6 +16,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from kemo_attention.config import FeatureSettings  # light: the standard library and errors only
+
 
 class Backend(str, enum.Enum):
     """Where the tasks of a verb run (one task per participant, or per model and fold)."""
@@ -38,7 +40,7 @@ class ModelName(str, enum.Enum):
 
 # The shared defaults: one value each, whichever verb takes the option.
 DEFAULT_BACKEND = Backend.processes
-DEFAULT_TZ_OFFSET = "+09:00"
+DEFAULT_TZ_OFFSET = FeatureSettings.tz_offset  # the settings' own default, not a second copy
 DEFAULT_DEMO_SEED = 0
 DEFAULT_HOST = "127.0.0.1"
 
@@ -139,7 +141,3 @@ HostOption = Annotated[
     typer.Option("--host", help="Address to listen on (127.0.0.1 = this machine only; 0.0.0.0 = every network)."),
 ]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
-EvalDirOption = Annotated[
-    Optional[Path],
-    typer.Option("--eval", help="Evaluation folder written by `kemo-attention evaluate` (holds leaderboard.csv)."),
-]
