@@ -3,13 +3,21 @@
 The oracle (``oracle_raw`` + ``oracle``) reads the CSV files itself and derives all 52 streams,
 the labels and all 3,356 columns from the spec's words; the product reads the same release.
 Every column of every row is compared (``oracle.agrees``: spec section 5), in both feature
-modes and for both header styles. The parity figure (worst absolute and relative difference
+modes and for both header styles: the current-style release through ``extract_release``, the
+legacy one through the installed ``kemo-attention extract`` (its pkl read back with plain
+pickle). The parity figure (worst absolute and relative difference
 per stream prefix) is printed, and attached to a failure.
 """
 
 from __future__ import annotations
 
+import ast
+import json
+import pickle
+import subprocess
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import oracle
@@ -58,6 +66,15 @@ def same_series(a, b) -> bool:
 # --------------------------------------------------------------------------- the release itself
 
 
+def test_the_oracle_imports_nothing_of_the_product():
+    here = Path(__file__).parent
+    for module in ("oracle.py", "oracle_raw.py", "raw_columns.py", "every_type_release.py"):
+        tree = ast.parse((here / module).read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not [m for m in imported if m.split(".")[0] == "kemo_attention"], module
+
+
 def test_every_stream_has_data(oracle_streams):
     """P01 has samples in all 52 streams (so all 27 types count); P02 lacks calls and power saving."""
     p01 = oracle_streams["current"]["P01"]
@@ -101,13 +118,15 @@ def test_oracle_derivations_round_only_the_result():
 
 def parity(got: dict[str, np.ndarray], rows: list[oracle_raw.OracleRow]) -> dict[str, dict]:
     """Per stream prefix: columns, worst absolute and relative difference (REL_FLOOR), mismatches."""
-    out: dict[str, dict] = defaultdict(lambda: {"columns": 0, "max_abs": 0.0, "max_rel": 0.0, "mismatches": 0})
+    out: dict[str, dict] = defaultdict(lambda: {"columns": 0, "cells": 0, "identical": 0, "max_abs": 0.0, "max_rel": 0.0, "mismatches": 0})
     for name in oracle.all_feature_names():
         family = out[name.split("#")[0]]
         family["columns"] += 1
         for i, row in enumerate(rows):
             g, e = float(got[name][i]), float(np.float32(row.values[name]))
             diff = abs(g - e)
+            family["cells"] += 1
+            family["identical"] += diff == 0
             family["max_abs"] = max(family["max_abs"], diff)
             family["max_rel"] = max(family["max_rel"], diff / max(abs(e), REL_FLOOR))
             if not oracle.agrees(name, g, e, row.infos.get(name.split("#")[0], {})):
@@ -116,42 +135,62 @@ def parity(got: dict[str, np.ndarray], rows: list[oracle_raw.OracleRow]) -> dict
 
 
 def format_parity(table: dict[str, dict], label: str, n_rows: int) -> str:
-    lines = [f"{label}: {sum(f['columns'] for f in table.values())} columns x {n_rows} rows"]
+    cells = sum(f["cells"] for f in table.values())
+    identical = sum(f["identical"] for f in table.values())
+    lines = [
+        f"{label}: {sum(f['columns'] for f in table.values())} columns x {n_rows} rows; "
+        f"{identical} of {cells} values bit-identical (float32)"
+    ]
     lines += [
-        f"  {prefix:8s} cols {f['columns']:4d}  max|d| {f['max_abs']:.3g}  max rel {f['max_rel']:.3g}"
+        f"  {prefix:8s} cols {f['columns']:4d}  differ {f['cells'] - f['identical']:4d}  "
+        f"max|d| {f['max_abs']:.3g}  max rel {f['max_rel']:.3g}"
         + (f"  MISMATCHES {f['mismatches']}" if f["mismatches"] else "")
         for prefix, f in table.items()
     ]
     return "\n".join(lines)
 
 
+def extract(release: Path, out: Path, mode: str, *, cli: bool):
+    """(X, y, group, prompt times) of the product's extraction, through the API or the CLI."""
+    if not cli:
+        from kemo_attention.config import FeatureSettings, LabelSettings
+        from kemo_attention.features.extract import extract_release
+
+        ds = extract_release(
+            release, out, label=LabelSettings(min_responses=MIN_RESPONSES), features=FeatureSettings(mode=mode),
+            use_cache=False,
+        )  # fmt: skip
+        return ds.X, ds.y.tolist(), ds.group.tolist(), [int(p) for p in ds.meta["prompt_time_ms"]]
+    script = Path(sys.executable).parent / "kemo-attention"
+    args = [str(script), "extract", str(release), "--out", str(out), "--mode", mode]
+    proc = subprocess.run(
+        [*args, "--min-responses", str(MIN_RESPONSES), "--no-cache"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with open(out / "attention.pkl", "rb") as f:
+        X, y, group, _, _ = pickle.load(f)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["dataset"]["feature_mode"] == mode
+    return X, [int(v) for v in y], [str(g) for g in group], [int(p) for p in manifest["dataset"]["prompt_time_ms"]]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("mode", MODES)
 def test_extracted_rows_equal_the_oracle(mode, style, releases, oracle_streams, tmp_path):
-    from kemo_attention.config import FeatureSettings, LabelSettings
-    from kemo_attention.features.extract import extract_release
-
-    ds = extract_release(
-        releases[style],
-        tmp_path / "out",
-        label=LabelSettings(min_responses=MIN_RESPONSES),
-        features=FeatureSettings(mode=mode),
-        use_cache=False,
-    )
+    X, y, group, prompts = extract(releases[style], tmp_path / "out", mode, cli=style == "legacy")
     rows = oracle_rows(releases, oracle_streams, mode)
     # The same samples: P03 has too few answers, two P01 prompts share one time.
-    prompts = [int(p) for p in ds.meta["prompt_time_ms"]]
-    assert list(zip(ds.group.tolist(), prompts)) == [(r.pcode, r.prompt_ms) for r in rows]
-    assert ds.y.tolist() == [r.y for r in rows]
-    assert sorted(set(ds.group)) == ["P01", "P02"]
+    assert list(zip(group, prompts)) == [(r.pcode, r.prompt_ms) for r in rows]
+    assert y == [r.y for r in rows]
+    assert sorted(set(group)) == ["P01", "P02"]
     assert len(rows) >= 12
     # The same columns, typed as the spec says.
-    assert sorted(ds.X.columns) == sorted(oracle.all_feature_names()) and len(ds.X.columns) == N_COLUMNS
+    assert sorted(X.columns) == sorted(oracle.all_feature_names()) and len(X.columns) == N_COLUMNS
     bools = oracle.bool_feature_names()
-    wrong = {c: str(ds.X[c].dtype) for c in ds.X.columns if str(ds.X[c].dtype) != ("bool" if c in bools else "float32")}
+    wrong = {c: str(X[c].dtype) for c in X.columns if str(X[c].dtype) != ("bool" if c in bools else "float32")}
     assert wrong == {}
-    got = {c: ds.X[c].to_numpy().astype(np.float64) for c in ds.X.columns}
+    got = {c: X[c].to_numpy().astype(np.float64) for c in X.columns}
     problems = []
     for i, row in enumerate(rows):
         for name, e in row.values.items():
