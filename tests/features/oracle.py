@@ -1,7 +1,8 @@
 """A slow, deliberately simple implementation of ``/work/shared/spec/features.md``, for tests.
 
-Written from the spec alone (not from ``kemo_attention.features``), so that the fast engine can
-be checked against an independent reading of every definition. Everything here works one
+Written from the spec alone (it imports nothing of ``kemo_attention``), so that the fast engine
+can be checked against an independent reading of every definition. ``oracle_raw.py`` adds the
+way in from raw files: CSV reading, the 52 streams of the 27 types, labels, whole rows. Everything here works one
 prompt at a time and rebuilds what it needs for that prompt; clarity over speed.
 
 Conventions (spec section 2): a prompt at time ``T`` (epoch ms) is featurised at
@@ -452,7 +453,8 @@ def label_history(prompt_ms: int, past_labels: list[tuple[int, int]] | None) -> 
 
 
 # --------------------------------------------------------------------------- raw tables -> streams
-# Only the few derivations the whole-row tests use (spec section 1); anything else is absent.
+# Only the few derivations the whole-row tests of typed frames use; anything else is absent.
+# ``oracle_raw.py`` derives all 52 streams from a release's CSV files.
 
 
 def streams_from_tables(tables: dict) -> dict[str, tuple[np.ndarray, list]]:
