@@ -46,17 +46,20 @@ def oracle_streams(releases):
     return {style: oracle_raw.release_streams(root) for style, root in releases.items()}
 
 
-_ROWS: dict[str, list] = {}
+@pytest.fixture(scope="module")
+def oracle_rows(releases, oracle_streams):
+    """mode -> the oracle's rows of the current-style release, computed once per mode (the
+    legacy release has the same streams: ``test_both_header_styles_give_the_oracle_the_same_streams``)."""
+    cache: dict[str, list[oracle_raw.OracleRow]] = {}
 
+    def rows(mode: str) -> list[oracle_raw.OracleRow]:
+        if mode not in cache:
+            cache[mode] = oracle_raw.release_rows(
+                releases["current"], mode, min_responses=MIN_RESPONSES, streams=oracle_streams["current"]
+            )
+        return cache[mode]
 
-def oracle_rows(releases, oracle_streams, mode: str) -> list[oracle_raw.OracleRow]:
-    """The oracle's rows of the current-style release (the legacy one has the same streams,
-    checked by ``test_both_header_styles_give_the_oracle_the_same_streams``)."""
-    if mode not in _ROWS:
-        _ROWS[mode] = oracle_raw.release_rows(
-            releases["current"], mode, min_responses=MIN_RESPONSES, streams=oracle_streams["current"]
-        )
-    return _ROWS[mode]
+    return rows
 
 
 def same_series(a, b) -> bool:
@@ -91,7 +94,9 @@ def test_both_header_styles_give_the_oracle_the_same_streams(oracle_streams, rel
         differ = [name for name in cur[pcode] if not same_series(cur[pcode][name], leg[pcode][name])]
         assert differ == [], pcode
     assert oracle_raw.userinfo_rows(releases["current"]) == oracle_raw.userinfo_rows(releases["legacy"])
-    assert (open(releases["legacy"] / "Sensor" / "P01" / "HR.csv").readline().strip()) == "Timestamp,BPM"
+    assert (releases["legacy"] / "Sensor" / "P01" / "HR.csv").read_text().splitlines()[0] == "Timestamp,BPM"
+    esm_header = (releases["legacy"] / "SubjData" / "EsmResponse.csv").read_text().splitlines()[0]
+    assert esm_header.startswith("Pcode,ResponseTime,ScheduledTime,")
 
 
 def test_oracle_derivations_round_only_the_result():
@@ -177,9 +182,9 @@ def extract(release: Path, out: Path, mode: str, *, cli: bool):
 @pytest.mark.slow
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("mode", MODES)
-def test_extracted_rows_equal_the_oracle(mode, style, releases, oracle_streams, tmp_path):
+def test_extracted_rows_equal_the_oracle(mode, style, releases, oracle_rows, tmp_path):
     X, y, group, prompts = extract(releases[style], tmp_path / "out", mode, cli=style == "legacy")
-    rows = oracle_rows(releases, oracle_streams, mode)
+    rows = oracle_rows(mode)
     # The same samples: P03 has too few answers, two P01 prompts share one time.
     assert list(zip(group, prompts)) == [(r.pcode, r.prompt_ms) for r in rows]
     assert y == [r.y for r in rows]
