@@ -1,7 +1,8 @@
 """A slow, deliberately simple implementation of ``/work/shared/spec/features.md``, for tests.
 
-Written from the spec alone (not from ``kemo_attention.features``), so that the fast engine can
-be checked against an independent reading of every definition. Everything here works one
+Written from the spec alone (it imports nothing of ``kemo_attention``), so that the fast engine
+can be checked against an independent reading of every definition. ``oracle_raw.py`` adds the
+way in from raw files: CSV reading, the 52 streams of the 27 types, labels, whole rows. Everything here works one
 prompt at a time and rebuilds what it needs for that prompt; clarity over speed.
 
 Conventions (spec section 2): a prompt at time ``T`` (epoch ms) is featurised at
@@ -168,6 +169,9 @@ def all_feature_names() -> dict[str, str]:
     return out
 
 
+_FAMILY: dict[str, str] = {}  # filled below, once the catalogue is complete
+
+
 def bool_feature_names() -> set[str]:
     """One-hot columns: time of prompt, PIF#GEN=*, and every categorical VAL=c."""
     names = set(TIME_OF_PROMPT) | set(PIF_BOOL)
@@ -266,6 +270,41 @@ def categorical_stats(v: list, stream: OracleStream) -> dict[str, float]:
 
 def _finite(x: float) -> float:
     return float(x) if math.isfinite(x) else 0.0
+
+
+# --------------------------------------------------------------------------- agreement (spec 5)
+# Where the spec says "exactly" (VAL, DSC, time of prompt, PIF, LIK, ASC / DUR of categorical
+# windows) the delivered float32 values must be equal after the cast to float32. Categorical
+# ETP: 1e-12, because the spec does not fix the order of the sum. AVG, MED, STD and numeric
+# ASC: 1e-5 relative or 1e-6 absolute. SKW, KUR, BEP and TSC: the same, except on windows that
+# are ill-conditioned (WindowInfo below), where the reference itself is unstable; there within
+# 1.0 (BEP jumps when evenly spaced interpolated values sit on Doane bin edges).
+
+EXACT_FAMILIES = frozenset({"VAL", "DSC", "TIME", "PIF", "LIK"})
+SHAPE_STATS = frozenset({"SKW", "KUR", "BEP", "TSC"})
+
+
+def close(got: float, expected: float, rtol: float, atol: float) -> bool:
+    """numpy's isclose rule for two floats (np.isclose itself is slow on scalars)."""
+    return abs(got - expected) <= atol + rtol * abs(expected)
+
+
+def agrees(name: str, got: float, expected: float, info: dict) -> bool:
+    """Whether the engine's ``got`` matches the oracle's ``expected`` for feature ``name``;
+    ``info``: the oracle's WindowInfo per window of that feature's stream."""
+    family = _FAMILY[name]
+    parts = name.split("#")
+    stat = parts[1].split("=")[0]
+    if family in EXACT_FAMILIES:
+        return bool(np.float32(got) == np.float32(expected))
+    if family == "CATWIN":
+        if stat == "ETP":
+            return close(got, expected, 1e-12, 1e-12)
+        return bool(np.float32(got) == np.float32(expected))
+    window = info.get(parts[2])
+    if stat in SHAPE_STATS and window is not None and window.ill_conditioned:
+        return abs(got - expected) <= 1.0 + 1e-5 * abs(expected)
+    return close(got, expected, 1e-5, 1e-6)
 
 
 # --------------------------------------------------------------------------- one stream, one t
@@ -414,7 +453,8 @@ def label_history(prompt_ms: int, past_labels: list[tuple[int, int]] | None) -> 
 
 
 # --------------------------------------------------------------------------- raw tables -> streams
-# Only the few derivations the whole-row tests use (spec section 1); anything else is absent.
+# Only the few derivations the whole-row tests of typed frames use; anything else is absent.
+# ``oracle_raw.py`` derives all 52 streams from a release's CSV files.
 
 
 def streams_from_tables(tables: dict) -> dict[str, tuple[np.ndarray, list]]:
@@ -549,3 +589,6 @@ def prompt_times(times: np.ndarray, step: int):
         return out
 
     return build()
+
+
+_FAMILY.update(all_feature_names())

@@ -19,12 +19,10 @@ import oracle
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import BASE_MS, ORACLE_BY_NAME, WINDOWS
+from oracle import BASE_MS, ORACLE_BY_NAME, WINDOWS, agrees
 
 MODES = ("reference", "causal")
 FAMILY = oracle.all_feature_names()
-EXACT_FAMILIES = {"VAL", "DSC", "TIME", "PIF", "LIK"}
-SHAPE_STATS = {"SKW", "KUR", "BEP", "TSC"}
 HOUR = 3_600_000
 HYPOTHESIS = settings(
     max_examples=40,
@@ -33,28 +31,7 @@ HYPOTHESIS = settings(
 )
 
 
-# --------------------------------------------------------------------------- comparison
-
-
-def close(got: float, expected: float, rtol: float, atol: float) -> bool:
-    """numpy's isclose rule for two floats (np.isclose itself is slow on scalars)."""
-    return abs(got - expected) <= atol + rtol * abs(expected)
-
-
-def agrees(name: str, got: float, expected: float, info: dict[str, oracle.WindowInfo]) -> bool:
-    family = FAMILY[name]
-    parts = name.split("#")
-    stat = parts[1].split("=")[0]
-    if family in EXACT_FAMILIES:
-        return bool(np.float32(got) == np.float32(expected))
-    if family == "CATWIN":
-        if stat == "ETP":
-            return close(got, expected, 1e-12, 1e-12)
-        return bool(np.float32(got) == np.float32(expected))
-    window = info.get(parts[2])
-    if stat in SHAPE_STATS and window is not None and window.ill_conditioned:
-        return abs(got - expected) <= 1.0 + 1e-5 * abs(expected)
-    return close(got, expected, 1e-5, 1e-6)
+# --------------------------------------------------------------------------- comparison (rule: oracle.agrees)
 
 
 def compare_stream(make_stream, run_fast, name, times, values, prompts, mode, present=None) -> list[str]:

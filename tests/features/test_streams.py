@@ -286,3 +286,51 @@ def test_a_table_without_its_columns_is_a_data_error():
     bad = pl.DataFrame({"timestamp": [1], "beats": [70.0]})
     with pytest.raises(DataError, match=r"HR.csv.*bpm"):
         build_streams({"HR": bad})
+
+
+def test_derived_streams_use_the_raw_values_and_round_only_the_result():
+    """Spec section 3: a stream derived from raw columns is computed in float64 from the values
+    as parsed; only its result is rounded to float32. Each case below gives another answer
+    when the inputs are rounded to float32 first (checked in the comments' arithmetic)."""
+    acc = frame("Acceleration", [{"timestamp": 1, "x": 0.165649891, "y": 1.756596651, "z": -0.475183049}])
+    # Totals above 2**24: float32 keeps only even numbers there, so 20,000,001 -> 20,000,000.
+    steps = frame("StepCount", [{"timestamp": 1, "totalSteps": 20_000_001.0}, {"timestamp": 2, "totalSteps": 20_000_004.0}])
+    dist = frame(
+        "Distance", [{"timestamp": 1, "totalDistance": 31_000_000.0}, {"timestamp": 2, "totalDistance": 31_000_001.0}]
+    )
+    # 2**-17 * 180 degrees is the latitude cell height of a 7-character geohash; this latitude
+    # lies 4e-8 degrees above a cell edge (36.3702392578125), its float32 rounding on the edge.
+    loc = frame(
+        "Location",
+        [
+            {"timestamp": 1, "latitude": 36.3721234567, "longitude": 127.3601234567},
+            {"timestamp": 2, "latitude": 36.3728234567, "longitude": 127.3594234567},
+            {"timestamp": 3, "latitude": 36.3702393, "longitude": 127.36},
+        ],
+    )
+    wifi = frame(
+        "WiFi",
+        [{"timestamp": 1, "bssid": "a", "frequency": 2412.0, "rssi": -50.0},
+         {"timestamp": 2, "bssid": "a", "frequency": 2412.0, "rssi": -50.1}],
+    )  # fmt: skip
+    s = build_streams({"Acceleration": acc, "StepCount": steps, "Distance": dist, "Location": loc, "WiFi": wifi})
+
+    mag = math.sqrt(0.165649891**2 + 1.756596651**2 + 0.475183049**2)
+    assert values(s["ACC_MAG"]) == [f32(mag)]
+    assert f32(mag) != f32(math.sqrt(sum(f32(v) ** 2 for v in (0.165649891, 1.756596651, -0.475183049))))
+    assert values(s["STP"]) == [3.0]  # float32 first: 20,000,004 - 20,000,000 = 4
+    assert values(s["DST_DST"]) == [1.0]  # float32 first: 0
+
+    def haversine(lat1, lon1, lat2, lon2):
+        p1, p2 = math.radians(lat1), math.radians(lat2)
+        a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+        return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+    exact = haversine(36.3721234567, 127.3601234567, 36.3728234567, 127.3594234567)
+    rounded_first = haversine(*(f32(v) for v in (36.3721234567, 127.3601234567, 36.3728234567, 127.3594234567)))
+    assert abs(rounded_first - exact) / exact > 1e-4  # ~0.1 % here: what the reference comparison saw
+    assert values(s["LOC_DST"])[1] == pytest.approx(exact, rel=1e-7)
+    assert values(s["LOC_CLS"])[2] == "wy6wfjh"  # float32 first: "wy6wfhu", the cell below
+    # 1 / (1 + |-50.1 - -50|): float32 inputs make the difference 0.0999985 instead of 0.1.
+    assert values(s["WIF_MAN"]) == [f32(1 / (1 + abs(-50.1 + 50.0)))]
+    assert values(s["WIF_MAN"]) != [f32(1 / (1 + abs(f32(-50.1) - f32(-50.0))))]

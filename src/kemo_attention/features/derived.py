@@ -4,7 +4,8 @@
 Each function takes the reader's frame of one data type and returns ``{stream name:
 (times, values)}``; :mod:`kemo_attention.features.streams` puts them in its catalogue.
 Snapshots and scans are the rows sharing one timestamp; consecutive ones are compared with
-joins over whole columns (no loop over snapshots).
+joins over whole columns (no loop over snapshots). Every derivation works on the raw values
+as parsed (float64) and rounds only its result to float32 (spec/features.md, section 3).
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
 
 def location(df: pl.DataFrame) -> dict[str, _Series]:
     t = _times(df)
-    lat, lon = _f32(_floats(df, "latitude")), _f32(_floats(df, "longitude"))
+    # Raw float64 coordinates: rounding them to float32 first would move LOC_DST by 0.1-0.3 %
+    # and can move a fix across a geohash cell edge (spec section 3: only results are rounded).
+    lat, lon = _floats(df, "latitude"), _floats(df, "longitude")
     dist = np.zeros(t.shape[0], dtype=np.float64)
     if t.shape[0] > 1:
         with np.errstate(invalid="ignore"):
@@ -77,7 +80,7 @@ def wifi(df: pl.DataFrame) -> dict[str, _Series]:
         pl.concat_str([pl.col("bssid"), pl.col("frequency").cast(pl.String)], separator="-", ignore_nulls=False).alias(
             "key"
         ),
-        pl.col("rssi").cast(pl.Float64).cast(pl.Float32).cast(pl.Float64).alias("rssi"),
+        pl.col("rssi").cast(pl.Float64).alias("rssi"),  # raw values; only the similarities are rounded
     ).filter(pl.col("key").is_not_null() & pl.col("rssi").is_not_null() & pl.col("rssi").is_not_nan())
     rows = rows.with_columns((pl.col("t").rank("dense").cast(pl.Int64) - 1).alias("k"))
     scan_times = rows.get_column("t").unique(maintain_order=True).to_numpy().astype(np.int64)

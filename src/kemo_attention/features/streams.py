@@ -11,9 +11,10 @@ Conventions shared by every builder:
 
 - times are int64 epoch ms, stable-sorted (the reader's frames already are; builders that
   move samples in time, CAE, re-sort stably);
-- numeric values are rounded to float32 when read, as the reference does, then held as
-  float64; derived values (ACC_MAG, differences, distances, similarities) are computed in
-  float64 from the rounded inputs and rounded to float32 again;
+- numeric values are rounded to float32 once each stream is computed, as the reference's
+  last step does, then held as float64; derived values (ACC_MAG, differences, distances,
+  similarities) are computed in float64 from the raw values as parsed, and only the result
+  is rounded (rounding the inputs first moves LOC_DST by 0.1-0.3 %);
 - a numeric sample whose value is null/NaN is dropped; a categorical sample whose value is
   null is dropped, except APP_* where ``None`` is meaningful (an app moved to the background).
 """
@@ -168,8 +169,12 @@ def _num(df: pl.DataFrame, column: str) -> _Series:
 
 
 def _diff(df: pl.DataFrame, column: str) -> _Series:
-    """Difference of consecutive values of a cumulative column; the first row is dropped."""
-    t, v = _num(df, column)
+    """Difference of consecutive values of a cumulative column; the first row is dropped.
+
+    The differences are taken between the raw (float64) totals and rounded afterwards:
+    totals above 2**24 (totalDistance) lose whole units in float32.
+    """
+    t, v = _drop_nan(_times(df), _floats(df, column))
     if t.shape[0] < 2:
         return t[:0], v[:0]
     return t[1:], _f32(np.diff(v))
@@ -192,16 +197,17 @@ def _events(t: np.ndarray, mask: np.ndarray | None = None) -> _Series:
 # --------------------------------------------------------------------------- builders
 def _acceleration(df: pl.DataFrame) -> dict[str, _Series]:
     t = _times(df)
-    x, y, z = (_f32(_floats(df, c)) for c in ("x", "y", "z"))
-    # In place: ACC is the largest table (~1.6 M rows a participant), temporaries cost.
+    x, y, z = (_floats(df, c) for c in ("x", "y", "z"))
+    # The magnitude from the raw axes; each stream rounded once computed. In place: ACC is
+    # the largest table (~1.6 M rows a participant), temporaries cost.
     mag = np.multiply(x, x)
     mag += y * y
     mag += z * z
     np.sqrt(mag, out=mag)  # NaN when any axis is missing
     return {
-        "ACC_AXX": _drop_nan(t, x),
-        "ACC_AXY": _drop_nan(t, y),
-        "ACC_AXZ": _drop_nan(t, z),
+        "ACC_AXX": _drop_nan(t, _f32(x)),
+        "ACC_AXY": _drop_nan(t, _f32(y)),
+        "ACC_AXZ": _drop_nan(t, _f32(z)),
         "ACC_MAG": _drop_nan(t, _f32(mag)),
     }
 
