@@ -63,7 +63,7 @@ def test_bad_tz_offset():
 
 def test_dirt_is_reported_with_relative_paths_and_the_release_stays_usable(tmp_path):
     root = write_release(tmp_path / "r", {"P01": full_participant(n=5)})
-    write_csv(root / "Sensor" / "P01" / "HR.csv", ["timestamp", "bpm"], [[3, 60], [1, 61], [1, 300]])
+    write_csv(root / "Sensor" / "P01" / "HR.csv", ["timestamp", "bpm"], [[T0 + 3, 60], [T0 + 1, 61], [T0 + 1, 300]])
     report = check_release(root)
     assert report.usable
     kinds = {(p.file, p.kind): p.count for p in report.problems}
@@ -82,7 +82,7 @@ def test_parallel_check_equals_serial(small_release):
 
 # ------------------------------------------------------------------------ unusable
 def test_no_esm_file_is_not_usable(tmp_path):
-    root = write_release(tmp_path / "r", {"P01": {"HR": [1, 2]}})
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 + 1, T0 + 2]}})
     (root / "SubjData" / "EsmResponse.csv").unlink()
     report = check_release(root)
     assert not report.usable
@@ -92,8 +92,8 @@ def test_no_esm_file_is_not_usable(tmp_path):
 
 
 def test_fatal_file_error_is_not_usable_but_others_are_checked(tmp_path):
-    root = write_release(tmp_path / "r", {"P01": {"HR": [1, 2]}, "P02": {"HR": [1, 2]}})
-    write_csv(root / "Sensor" / "P01" / "HR.csv", ["timestamp", "bpm"], [[1, 60], [2, 60], ["x", 60]])
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 + 1, T0 + 2]}, "P02": {"HR": [T0 + 1, T0 + 2]}})
+    write_csv(root / "Sensor" / "P01" / "HR.csv", ["timestamp", "bpm"], [[T0 + 1, 60], [T0 + 2, 60], ["x", 60]])
     report = check_release(root)
     assert not report.usable
     (err,) = report.summary["fatal_errors"]
@@ -124,8 +124,8 @@ def test_cli_table(small_release):
 
 
 def test_cli_exit_2_on_fatal_file_error(tmp_path):
-    root = write_release(tmp_path / "r", {"P01": {"HR": [1, 2]}})
-    write_csv(root / "Sensor" / "P01" / "HR.csv", ["Timestamp", "BPM"], [[1, 60], ["1.5", 60]])
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 + 1, T0 + 2]}})
+    write_csv(root / "Sensor" / "P01" / "HR.csv", ["Timestamp", "BPM"], [[T0 + 1, 60], ["1.5", 60]])
     out = tmp_path / "check.json"
     res = run_cli(root, "--out", out)
     assert res.returncode == 2
@@ -143,7 +143,7 @@ def test_cli_runner_help_and_no_esm(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["check", "--help"])
     assert res.exit_code == 0 and "--workers" in res.output and "--json" in res.output
-    root = write_release(tmp_path / "r", {"P01": {"HR": [1]}})
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 + 1]}})
     (root / "SubjData" / "EsmResponse.csv").unlink()
     res = runner.invoke(app, ["check", str(root), "--json"])
     assert isinstance(res.exception, DataError) and "no EsmResponse.csv" in str(res.exception)
