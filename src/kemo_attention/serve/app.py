@@ -234,11 +234,13 @@ async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
 
 
 # --------------------------------------------------------------------------- factory
-def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None) -> FastAPI:
+def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None,
+               sha256: str | None = None) -> FastAPI:
     """The API for the bundle at ``bundle_path`` (loaded and checked at start-up).
 
     ``bundle`` skips the load when the caller has already loaded that bundle (``serve``
-    loads it first, so a bad bundle is reported before the server starts).
+    loads it first, so a bad bundle is reported before the server starts). ``sha256``: the
+    file's expected SHA-256; any other file is refused (``load_bundle(expected_sha256=)``).
     """
     from kemo_attention import __version__
 
@@ -246,7 +248,7 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        loaded = bundle if bundle is not None else load_bundle(bundle_path)
+        loaded = bundle if bundle is not None else load_bundle(bundle_path, expected_sha256=sha256)
         app.state.service = PredictionService(loaded)
         log.info("serving %s (%s)", loaded.path, loaded.bundle_version)
         yield
@@ -273,7 +275,8 @@ def create_app_from_env() -> FastAPI:
     """The app for uvicorn's multi-process mode (``factory=True``): each worker process
     calls this, so the settings come from the environment set by ``kemo-attention serve``.
 
-    Each worker loads (and so re-checks) the bundle in its own lifespan.
+    Each worker loads (and so re-checks) the bundle in its own lifespan, against the SHA-256
+    the parent process checked (``KEMO_BUNDLE_SHA256``).
     """
     import os
 
@@ -285,4 +288,6 @@ def create_app_from_env() -> FastAPI:
         max_body_mb = float(raw)
     except ValueError:
         raise KemoError(f"{ENV_MAX_BODY_MB} must be a number of MB; got {raw!r}") from None
-    return create_app(bundle_path, max_body_mb=max_body_mb)
+    from kemo_attention.bundle import ENV_SHA256
+
+    return create_app(bundle_path, max_body_mb=max_body_mb, sha256=os.environ.get(ENV_SHA256) or None)
