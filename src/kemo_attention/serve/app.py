@@ -7,8 +7,8 @@ training -> a prediction). OpenAPI docs at ``/docs``.
 Every bad request gets a 4xx whose JSON ``detail`` says what is wrong (inputs are checked
 explicitly; no exception type is mapped to a 4xx wholesale); a body larger than
 ``max_body_mb`` gets 413 before it is parsed. Anything else is a server bug: 500 with a
-request id, the traceback in the server log under that id (:class:`RequestIds`). The bundle is loaded in the lifespan (not at
-import) and handed to routes through a dependency. Prediction is CPU-bound, so the
+request id, the traceback in the server log under that id (:class:`RequestIds`). The
+bundle is loaded in the lifespan (not at import) and handed to routes through a dependency. Prediction is CPU-bound, so the
 endpoints are plain ``def`` (FastAPI runs them in its thread pool).
 """
 
@@ -174,22 +174,6 @@ async def _json(send, status: int, detail: str, close: bool = False, **extra: An
     await send({"type": "http.response.body", "body": payload})
 
 
-# --------------------------------------------------------------------------- errors
-def _loc(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or "body"
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [
-        {"loc": _loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", "")).removeprefix("Value error, ")}
-        for e in exc.errors()
-    ]
-    head = "; ".join(f"{e['loc']}: {e['message']}" for e in errors[:5])
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return JSONResponse(status_code=422, content={"detail": f"invalid request: {head}{more}", "errors": errors[:50]})
-
-
 class RequestIds:
     """Give every request an id (the ``X-Request-ID`` response header) and turn anything
     unexpected into a 500 that carries it.
@@ -227,6 +211,22 @@ class RequestIds:
                         f"internal server error (request id {request_id}): this is a bug of the server, not a problem "
                         f"with the request; the server log has the details under this id",
                         request_id=request_id)
+
+
+# --------------------------------------------------------------------------- errors
+def _loc(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"loc": _loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", "")).removeprefix("Value error, ")}
+        for e in exc.errors()
+    ]
+    head = "; ".join(f"{e['loc']}: {e['message']}" for e in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return JSONResponse(status_code=422, content={"detail": f"invalid request: {head}{more}", "errors": errors[:50]})
 
 
 async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
