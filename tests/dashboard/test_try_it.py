@@ -115,20 +115,16 @@ def test_try_it_with_a_folder_that_is_not_a_release(make_app, bundle_path, tmp_p
     assert at.radio(key="try_source").options == ["A prompt from the release", "Upload a CSV row"]
 
 
-def test_try_it_loads_only_the_bundle_with_the_expected_sha256(make_app, bundle_path, monkeypatch):
+def test_try_it_loads_only_the_bundle_with_the_expected_sha256(make_app, bundle_path):
     """The page loads the bundle itself (the file may change after the CLI checked it): it
     applies the expected hash on every load."""
     import hashlib
 
-    from kemo_attention.dashboard.config import ENV_BUNDLE_SHA256
-
     right = hashlib.sha256(bundle_path.read_bytes()).hexdigest()
-    monkeypatch.setenv(ENV_BUNDLE_SHA256, "0" * 64)
-    at = make_app(bundle=bundle_path, page="Try it")
+    at = make_app(bundle=bundle_path, page="Try it", bundle_sha256="0" * 64)
     assert not at.exception, [e.value for e in at.exception]
     (error,) = [e.value for e in at.error]
     assert f"Cannot load the bundle `{bundle_path}`" in error and "is not the expected 0000000000000000..." in error
-    monkeypatch.setenv(ENV_BUNDLE_SHA256, right)
-    at = make_app(bundle=bundle_path, page="Try it")
+    at = make_app(bundle=bundle_path, page="Try it", bundle_sha256=right)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.radio(key="try_source").options == ["Upload a CSV row"]
