@@ -8,7 +8,9 @@ A bundle is two files side by side::
 **Security.** A pickle runs code when it is loaded. Load only bundles you made yourself or
 got from someone you trust. :func:`load_bundle` refuses a file whose SHA-256 differs from the
 one its manifest records, which catches corruption and careless edits, but anyone who can
-write both files can forge both. ``--format skops`` writes a skops file instead, which is
+write both files can forge both: ``serve`` and ``dashboard`` take ``--sha256 HEX`` (or
+``KEMO_BUNDLE_SHA256``), a hash from a place you trust, and refuse any other file.
+``--format skops`` writes a skops file instead, which is
 loaded with an explicit list of trusted types (:data:`SKOPS_TRUSTED_TYPES`) and refuses any
 other type it contains.
 """
@@ -494,15 +496,33 @@ def manifest_path_for(path: str | Path) -> Path:
     return path.with_name(path.stem + MANIFEST_SUFFIX)
 
 
-def load_bundle(path: str | Path) -> Bundle:
+ENV_SHA256 = "KEMO_BUNDLE_SHA256"  # the expected SHA-256 for `serve` / `dashboard` (or --sha256)
+
+
+def check_sha256_text(value: str, where: str = "--sha256") -> str:
+    """``value`` as a lower-case SHA-256 hex digest, or a :class:`BundleError` saying what is expected."""
+    text = value.strip().lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise BundleError(
+            f"{where}: expected the bundle file's SHA-256 as 64 hexadecimal characters (as `sha256sum FILE` prints it); "
+            f"got {value[:80]!r}"
+        )
+    return text
+
+
+def load_bundle(path: str | Path, *, expected_sha256: str | None = None) -> Bundle:
     """Load a bundle (the ``.pkl``/``.skops`` file, or its ``.manifest.json``), after checks.
 
     Refuses, with a :class:`BundleError` that says what to do: a missing or unreadable
-    manifest; a model file whose SHA-256 differs from the manifest's; libraries whose
-    major.minor versions differ from the ones the bundle was made with. Load only bundles
-    you trust: a pickle can run code when loaded (see the module docstring).
+    manifest; a model file whose SHA-256 differs from the manifest's, or from
+    ``expected_sha256`` when given (the only check that holds against someone who can
+    replace both files: give a hash you got from a trusted place); libraries whose
+    major.minor versions differ from the ones the bundle was made with. The file is read
+    once: the bytes hashed are the bytes loaded. Load only bundles you trust: a pickle can
+    run code when loaded (see the module docstring).
     """
     path = Path(path)
+    expected = check_sha256_text(expected_sha256) if expected_sha256 is not None else None
     manifest_path = manifest_path_for(path)
     if path.name.endswith(MANIFEST_SUFFIX):
         manifest = _read_manifest(manifest_path)
@@ -512,7 +532,13 @@ def load_bundle(path: str | Path) -> Bundle:
     if not path.is_file():
         raise BundleError(f"{path}: not a file; give the bundle's .pkl (or .skops) file")
     manifest = _read_manifest(manifest_path)
-    actual = file_sha256(path)
+    payload = path.read_bytes()  # hashed and then loaded: no second read that could see another file
+    actual = hashlib.sha256(payload).hexdigest()
+    if expected is not None and actual != expected:
+        raise BundleError(
+            f"{path}: SHA-256 {actual[:16]}... is not the expected {expected[:16]}... (--sha256 / {ENV_SHA256}); "
+            f"this is not the bundle you meant to load, whatever its manifest says, and it will not be loaded"
+        )
     if actual != manifest.get("pkl_sha256"):
         raise BundleError(
             f"{path}: SHA-256 {actual[:16]}... does not match the manifest's {str(manifest.get('pkl_sha256'))[:16]}...; "
@@ -526,7 +552,7 @@ def load_bundle(path: str | Path) -> Bundle:
         )
     fmt = manifest.get("format", "pickle")
     try:
-        pipeline = _load_skops(path) if fmt == "skops" else _load_pickle(path)
+        pipeline = _load_skops(path, payload) if fmt == "skops" else pickle.loads(payload)
     except BundleError:
         raise
     except Exception as exc:
@@ -552,21 +578,16 @@ def _read_manifest(manifest_path: Path) -> dict:
     return manifest
 
 
-def _load_pickle(path: Path) -> Any:
-    with open(path, "rb") as f:
-        return pickle.load(f)
-
-
-def _load_skops(path: Path) -> Any:
+def _load_skops(path: Path, payload: bytes) -> Any:
     try:
         import skops.io as sio
     except ImportError as exc:
         raise BundleError(f"{path}: a skops bundle needs the skops package: pip install 'kemo-attention[skops]'") from exc
-    untrusted = sio.get_untrusted_types(file=path)
+    untrusted = sio.get_untrusted_types(data=payload)
     refused = sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))
     if refused:
         raise BundleError(
             f"{path}: contains types this tool does not trust ({_head(refused, 10)}); it was not made by "
             f"`kemo-attention export`; {REEXPORT}"
         )
-    return sio.load(path, trusted=list(untrusted))
+    return sio.loads(payload, trusted=list(untrusted))

@@ -141,3 +141,12 @@ HostOption = Annotated[
     typer.Option("--host", help="Address to listen on (127.0.0.1 = this machine only; 0.0.0.0 = every network)."),
 ]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
+BundleSha256Option = Annotated[
+    Optional[str],
+    typer.Option(
+        "--sha256", envvar="KEMO_BUNDLE_SHA256",
+        help="The bundle file's expected SHA-256 (64 hex characters, as `sha256sum` prints it), from a place you "
+             "trust: any other file is refused, even one whose manifest matches it (whoever can replace the file "
+             "can replace the manifest beside it).",
+    ),
+]

@@ -26,12 +26,13 @@ def make_app(monkeypatch):
     """AppTest of the real app file with the given inputs (env vars, as the CLI sets them)."""
     from streamlit.testing.v1 import AppTest
 
-    from kemo_attention.dashboard.config import ENV_BUNDLE, ENV_CHECK, ENV_EVAL, ENV_RELEASE
+    from kemo_attention.dashboard.config import ENV_BUNDLE, ENV_BUNDLE_SHA256, ENV_CHECK, ENV_EVAL, ENV_RELEASE
 
     def make(*, eval_dir=None, bundle=None, release=None, check=None, page: str | None = None, state: dict | None = None,
-             timeout: float = 60):
+             timeout: float = 60, bundle_sha256: str | None = None):
         """Run the app once; ``page`` and ``state`` (widget keys -> values) are set before that run."""
-        for key, value in ((ENV_EVAL, eval_dir), (ENV_BUNDLE, bundle), (ENV_RELEASE, release), (ENV_CHECK, check)):
+        for key, value in ((ENV_EVAL, eval_dir), (ENV_BUNDLE, bundle), (ENV_RELEASE, release), (ENV_CHECK, check),
+                           (ENV_BUNDLE_SHA256, bundle_sha256)):
             monkeypatch.setenv(key, str(value) if value is not None else "")
         at = AppTest.from_file(str(APP_PATH), default_timeout=timeout)
         if page is not None:

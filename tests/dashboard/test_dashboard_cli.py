@@ -88,3 +88,32 @@ def test_streamlit_gets_the_paths_and_the_safe_flags(monkeypatch, capsys, eval_d
     assert seen["env"]["KEMO_DASHBOARD_CHECK"] == str(check_file.resolve())
     assert seen["env"]["KEMO_DASHBOARD_BUNDLE"] == ""
     assert "Dashboard: http://127.0.0.1:8599" in out
+
+
+# ----------------------------------------------------------------------------- --sha256
+def test_sha256_of_another_file_is_refused_before_streamlit_starts(monkeypatch, capsys, bundle_path):
+    import hashlib
+
+    right = hashlib.sha256(bundle_path.read_bytes()).hexdigest()
+    wrong = hashlib.sha256(b"some other bundle").hexdigest()
+    code, out, err = run_cli(monkeypatch, capsys, "--bundle", str(bundle_path), "--sha256", wrong, "--port", "1")
+    assert code == 2 and "Dashboard:" not in out  # refused before the port check and before Streamlit
+    assert f"--bundle {bundle_path}: SHA-256 {right[:16]}... is not the expected {wrong[:16]}..." in err
+    monkeypatch.setenv("KEMO_BUNDLE_SHA256", wrong)
+    code, _, err = run_cli(monkeypatch, capsys, "--bundle", str(bundle_path), "--port", "1")
+    assert code == 2 and "is not the expected" in err
+    monkeypatch.delenv("KEMO_BUNDLE_SHA256")
+    code, _, err = run_cli(monkeypatch, capsys, "--bundle", str(bundle_path), "--sha256", "1234")
+    assert code == 2 and "64 hexadecimal characters" in err
+    code, _, err = run_cli(monkeypatch, capsys, "--sha256", right)
+    assert code == 2 and "give --bundle too" in err
+    assert "Traceback" not in err
+
+
+def test_sha256_reaches_the_app_through_its_config(bundle_path):
+    from kemo_attention.dashboard.config import ENV_BUNDLE_SHA256, DashboardConfig
+
+    cfg = DashboardConfig(bundle=bundle_path, bundle_sha256="ab" * 32)
+    env = cfg.to_env()
+    assert env[ENV_BUNDLE_SHA256] == "ab" * 32
+    assert DashboardConfig.from_env(env) == DashboardConfig(bundle=bundle_path.resolve(), bundle_sha256="ab" * 32)

@@ -113,3 +113,18 @@ def test_try_it_with_a_folder_that_is_not_a_release(make_app, bundle_path, tmp_p
     assert not at.exception
     assert "is not a usable release" in at.error[0].value
     assert at.radio(key="try_source").options == ["A prompt from the release", "Upload a CSV row"]
+
+
+def test_try_it_loads_only_the_bundle_with_the_expected_sha256(make_app, bundle_path):
+    """The page loads the bundle itself (the file may change after the CLI checked it): it
+    applies the expected hash on every load."""
+    import hashlib
+
+    right = hashlib.sha256(bundle_path.read_bytes()).hexdigest()
+    at = make_app(bundle=bundle_path, page="Try it", bundle_sha256="0" * 64)
+    assert not at.exception, [e.value for e in at.exception]
+    (error,) = [e.value for e in at.error]
+    assert f"Cannot load the bundle `{bundle_path}`" in error and "is not the expected 0000000000000000..." in error
+    at = make_app(bundle=bundle_path, page="Try it", bundle_sha256=right)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.radio(key="try_source").options == ["Upload a CSV row"]

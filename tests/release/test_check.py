@@ -63,7 +63,7 @@ def test_bad_tz_offset():
 
 def test_dirt_is_reported_with_relative_paths_and_the_release_stays_usable(tmp_path):
     root = write_release(tmp_path / "r", {"P01": full_participant(n=5)})
-    write_csv(root / "Sensor" / "P01" / "HR.csv", ["timestamp", "bpm"], [[3, 60], [1, 61], [1, 300]])
+    write_csv(root / "Sensor" / "P01" / "HR.csv", ["timestamp", "bpm"], [[T0 + 3, 60], [T0 + 1, 61], [T0 + 1, 300]])
     report = check_release(root)
     assert report.usable
     kinds = {(p.file, p.kind): p.count for p in report.problems}
@@ -82,7 +82,7 @@ def test_parallel_check_equals_serial(small_release):
 
 # ------------------------------------------------------------------------ unusable
 def test_no_esm_file_is_not_usable(tmp_path):
-    root = write_release(tmp_path / "r", {"P01": {"HR": [1, 2]}})
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 + 1, T0 + 2]}})
     (root / "SubjData" / "EsmResponse.csv").unlink()
     report = check_release(root)
     assert not report.usable
@@ -92,8 +92,8 @@ def test_no_esm_file_is_not_usable(tmp_path):
 
 
 def test_fatal_file_error_is_not_usable_but_others_are_checked(tmp_path):
-    root = write_release(tmp_path / "r", {"P01": {"HR": [1, 2]}, "P02": {"HR": [1, 2]}})
-    write_csv(root / "Sensor" / "P01" / "HR.csv", ["timestamp", "bpm"], [[1, 60], [2, 60], ["x", 60]])
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 + 1, T0 + 2]}, "P02": {"HR": [T0 + 1, T0 + 2]}})
+    write_csv(root / "Sensor" / "P01" / "HR.csv", ["timestamp", "bpm"], [[T0 + 1, 60], [T0 + 2, 60], ["x", 60]])
     report = check_release(root)
     assert not report.usable
     (err,) = report.summary["fatal_errors"]
@@ -124,8 +124,8 @@ def test_cli_table(small_release):
 
 
 def test_cli_exit_2_on_fatal_file_error(tmp_path):
-    root = write_release(tmp_path / "r", {"P01": {"HR": [1, 2]}})
-    write_csv(root / "Sensor" / "P01" / "HR.csv", ["Timestamp", "BPM"], [[1, 60], ["1.5", 60]])
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 + 1, T0 + 2]}})
+    write_csv(root / "Sensor" / "P01" / "HR.csv", ["Timestamp", "BPM"], [[T0 + 1, 60], ["1.5", 60]])
     out = tmp_path / "check.json"
     res = run_cli(root, "--out", out)
     assert res.returncode == 2
@@ -143,9 +143,52 @@ def test_cli_runner_help_and_no_esm(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["check", "--help"])
     assert res.exit_code == 0 and "--workers" in res.output and "--json" in res.output
-    root = write_release(tmp_path / "r", {"P01": {"HR": [1]}})
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 + 1]}})
     (root / "SubjData" / "EsmResponse.csv").unlink()
     res = runner.invoke(app, ["check", str(root), "--json"])
     assert isinstance(res.exception, DataError) and "no EsmResponse.csv" in str(res.exception)
     res = runner.invoke(app, ["check", str(tmp_path / "r" / "Sensor")])
     assert isinstance(res.exception, DataError) and "not a K-EmoPhone release" in str(res.exception)
+
+
+# ------------------------------------------------- releases that read but cannot be used (CLI)
+def test_cli_refuses_a_sensor_file_in_seconds(tmp_path):
+    """HR.csv written in epoch seconds: read as ms its days would run from 1970-01-19."""
+    root = write_release(tmp_path / "r", {"P01": {"HR": [T0 // 1000 + k for k in range(0, 600, 60)], "EDA": [T0, T0 + 1]}})
+    res = run_cli(root)
+    assert res.returncode == 2, res.stdout
+    assert "Traceback" not in res.stderr and "1970-01-19" not in res.stdout
+    assert "Sensor/P01/HR.csv, row 1, column 'timestamp'" in res.stderr
+    assert f"{T0 // 1000} is not an epoch-millisecond time within 2000-01-01 .. 2100-01-01" in res.stderr
+    assert "looks like epoch seconds" in res.stderr
+
+
+def test_cli_refuses_a_self_report_file_without_rows(tmp_path):
+    root = write_release(tmp_path / "r", {"P01": full_participant(n=5)}, esm={})
+    res = run_cli(root, "--json")
+    assert res.returncode == 2
+    assert "error: release not usable: SubjData/EsmResponse.csv: a header and no rows, so no self-reports" in res.stderr
+    assert json.loads(res.stdout)["summary"]["participants_min_responses"] == 0
+
+
+def test_cli_refuses_a_release_where_nobody_has_enough_self_reports(tmp_path):
+    root = write_release(tmp_path / "r", {"P01": full_participant(n=5), "P02": {"HR": [T0]}}, esm={"P01": (34, 9), "P02": (3, 0)})
+    res = run_cli(root)
+    assert res.returncode == 2
+    assert "SubjData/EsmResponse.csv: no participant with a sensor folder has >= 35 scheduled self-reports" in res.stderr
+    assert "at most 34 scheduled each" in res.stderr
+
+
+def test_cli_warns_without_userinfo_and_stays_usable(tmp_path):
+    root = write_release(tmp_path / "r", {"P01": full_participant(n=5)}, userinfo=False)
+    res = run_cli(root)
+    assert res.returncode == 0, res.stderr
+    warning = next(line for line in res.stdout.splitlines() if line.startswith("warning:"))
+    assert "no UserInfo.csv" in warning and "profile features (PIF#AGE" in warning
+    assert "will all be 0" in " ".join(res.stdout.split())
+    assert res.stdout.rstrip().endswith("usable")
+    as_json = run_cli(root, "--json")
+    assert as_json.returncode == 0
+    (only,) = json.loads(as_json.stdout)["summary"]["warnings"]
+    assert "UserInfo.csv" in only and "will all be 0" in only
+    assert "warning: no UserInfo.csv" in as_json.stderr

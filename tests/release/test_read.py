@@ -71,23 +71,23 @@ def test_empty_and_header_only_files(tmp_path):
 
 
 def test_duplicated_timestamps_kept_and_counted(tmp_path):
-    path = write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], [[1, 60], [2, 61], [2, 62], [3, 63], [3, 64], [3, 65]])
+    path = write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], [[T0 + 1, 60], [T0 + 2, 61], [T0 + 2, 62], [T0 + 3, 63], [T0 + 3, 64], [T0 + 3, 65]])
     frame, problems = read_table(path, HR)
     assert frame["bpm"].to_list() == [60, 61, 62, 63, 64, 65]
     assert kinds(problems) == {"duplicate_timestamps": 3}
 
 
 def test_wifi_scan_rows_share_a_timestamp_only_whole_repeats_count(tmp_path):
-    rows = [[1, "a", 2412, -50], [1, "b", 2412, -60], [1, "a", 2412, -50], [2, "a", 2412, -50]]
+    rows = [[T0 + 1, "a", 2412, -50], [T0 + 1, "b", 2412, -60], [T0 + 1, "a", 2412, -50], [T0 + 2, "a", 2412, -50]]
     frame, problems = read_table(write_csv(tmp_path / "WiFi.csv", header_of(WIFI), rows), WIFI)
     assert frame.height == 4
     assert kinds(problems) == {"duplicate_timestamps": 1}
 
 
 def test_out_of_order_rows_stable_sorted(tmp_path):
-    rows = [[5, 50], [1, 51], [3, 52], [2, 53], [9, 54], [3, 55]]
+    rows = [[T0 + 5, 50], [T0 + 1, 51], [T0 + 3, 52], [T0 + 2, 53], [T0 + 9, 54], [T0 + 3, 55]]
     frame, problems = read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], rows), HR)
-    assert frame["timestamp"].to_list() == [1, 2, 3, 3, 5, 9]
+    assert frame["timestamp"].to_list() == [T0 + k for k in (1, 2, 3, 3, 5, 9)]
     assert frame["bpm"].to_list() == [51, 53, 52, 55, 50, 54]  # 52 before 55: file order among equal times
     k = kinds(problems)
     assert k["out_of_order"] == 3  # 5->1, 3->2, 9->3
@@ -110,7 +110,7 @@ def test_header_text_rows_dropped(tmp_path, legacy):
 
 
 def test_out_of_range_kept_and_counted(tmp_path):
-    rows = [[1, 300], [2, 70], [3, 10], [4, 250]]
+    rows = [[T0 + 1, 300], [T0 + 2, 70], [T0 + 3, 10], [T0 + 4, 250]]
     frame, problems = read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "BPM"], rows), HR)
     assert frame["bpm"].to_list() == [300, 70, 10, 250]
     (p,) = problems
@@ -118,7 +118,7 @@ def test_out_of_range_kept_and_counted(tmp_path):
 
 
 def test_unparsable_values_become_null_and_are_counted(tmp_path):
-    rows = [[1, "abc"], [2, ""], [3, " 71 "], [4, "N/A"]]
+    rows = [[T0 + 1, "abc"], [T0 + 2, ""], [T0 + 3, " 71 "], [T0 + 4, "N/A"]]
     frame, problems = read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], rows), HR)
     assert frame["bpm"].to_list() == [None, None, 71.0, None]
     (p,) = problems
@@ -129,7 +129,7 @@ def test_unparsable_values_become_null_and_are_counted(tmp_path):
 def test_bool_spellings(tmp_path):
     con = DATA_TYPES["Connectivity"]
     values = ["True", "False", "true", "false", "1", "0", "TRUE", "maybe"]
-    rows = [[i, v, "WIFI"] for i, v in enumerate(values)]
+    rows = [[T0 + i, v, "WIFI"] for i, v in enumerate(values)]
     frame, problems = read_table(write_csv(tmp_path / "Connectivity.csv", header_of(con), rows), con)
     assert frame["isConnected"].to_list() == [True, False, True, False, True, False, True, None]
     assert kinds(problems) == {"unparsable_value": 1}
@@ -137,7 +137,7 @@ def test_bool_spellings(tmp_path):
 
 def test_unknown_missing_and_blank(tmp_path):
     path = tmp_path / "Calorie.csv"
-    path.write_text("Unnamed: 0,timestamp,caloriesToday\n0,1,5\n\n2,3,7\n", encoding="utf-8")
+    path.write_text(f"Unnamed: 0,timestamp,caloriesToday\n0,{T0 + 1},5\n\n2,{T0 + 3},7\n", encoding="utf-8")
     frame, problems = read_table(path, DATA_TYPES["Calorie"])
     assert frame.columns == ["timestamp", "caloriesToday", "totalCalories"]
     assert frame["caloriesToday"].to_list() == [5.0, 7.0] and frame["totalCalories"].to_list() == [None, None]
@@ -146,7 +146,7 @@ def test_unknown_missing_and_blank(tmp_path):
 
 def test_utf8_strings_with_commas_quotes_and_bom(tmp_path):
     path = tmp_path / "MediaEvent.csv"
-    path.write_bytes('\ufefftimestamp,mimetype,bucketDisplay\n1,image/jpeg,"19 이음, ""최고"""\n2,video/mp4,ミリシタ\n'.encode())
+    path.write_bytes(f'\ufefftimestamp,mimetype,bucketDisplay\n{T0 + 1},image/jpeg,"19 이음, ""최고"""\n{T0 + 2},video/mp4,ミリシタ\n'.encode())
     frame, problems = read_table(path, DATA_TYPES["MediaEvent"])
     assert problems == []
     assert frame["bucketDisplay"].to_list() == ['19 이음, "최고"', "ミリシタ"]
@@ -167,7 +167,7 @@ def test_no_timestamp_column_is_fatal(tmp_path):
 
 @pytest.mark.parametrize("bad, got", [("12.5", "'12.5'"), ("2019-05-05", "'2019-05-05'"), ("", "an empty cell")])
 def test_non_integer_timestamp_is_fatal_naming_row_and_column(tmp_path, bad, got):
-    rows = [[1, 60], [2, 61], [bad, 62], [4, 63]]
+    rows = [[T0 + 1, 60], [T0 + 2, 61], [bad, 62], [T0 + 4, 63]]
     path = write_csv(tmp_path / "HR.csv", ["Timestamp", "BPM"], rows)
     with pytest.raises(DataError) as err:
         read_table(path, HR)
@@ -178,7 +178,7 @@ def test_non_integer_timestamp_is_fatal_naming_row_and_column(tmp_path, bad, got
 
 
 def test_timestamp_rule_holds_after_header_rows_are_dropped(tmp_path):
-    rows = [[1, 60], ["timestamp", "bpm"], [3, "x"], ["oops", 5]]
+    rows = [[T0 + 1, 60], ["timestamp", "bpm"], [T0 + 3, "x"], ["oops", 5]]
     with pytest.raises(DataError, match=r"row 4, column 'timestamp'.*got 'oops'"):
         read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], rows), HR)
 
@@ -204,21 +204,49 @@ def test_folder_instead_of_file_is_fatal(tmp_path):
 
 
 def test_nan_values_stay_nan_not_problems(tmp_path):
-    frame, problems = read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], [[1, "NaN"], [2, 60]]), HR)
+    frame, problems = read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], [[T0 + 1, "NaN"], [T0 + 2, 60]]), HR)
     assert math.isnan(frame["bpm"][0]) and problems == []
 
 
 def test_windows_line_endings_and_no_final_newline(tmp_path):
     path = tmp_path / "HR.csv"
-    path.write_bytes(b"Timestamp,BPM\r\n2,61\r\n1,60")
+    path.write_bytes(f"Timestamp,BPM\r\n{T0 + 2},61\r\n{T0 + 1},60".encode())
     frame, problems = read_table(path, HR)
-    assert frame.rows() == [(1, 60.0), (2, 61.0)] and kinds(problems) == {"out_of_order": 1}
+    assert frame.rows() == [(T0 + 1, 60.0), (T0 + 2, 61.0)] and kinds(problems) == {"out_of_order": 1}
 
 
 def test_header_rows_recognised_when_a_column_is_missing(tmp_path):
     app = DATA_TYPES["AppUsageEvent"]
     header = [h for h in header_of(app) if h != "type"]
-    rows = [[1, "a", "p", "True", "False", "C"], header, [2, "b", "q", "False", "True", "D"]]
+    rows = [[T0 + 1, "a", "p", "True", "False", "C"], header, [T0 + 2, "b", "q", "False", "True", "D"]]
     frame, problems = read_table(write_csv(tmp_path / "AppUsageEvent.csv", header, rows), app)
     assert frame["name"].to_list() == ["a", "b"] and frame["type"].to_list() == [None, None]
     assert kinds(problems) == {"missing_column": 1, "header_row": 1}
+
+
+# ------------------------------------------------------------------ implausible timestamps
+def _epoch_ms(year: int) -> int:
+    from datetime import datetime, timezone
+
+    return int(datetime(year, 1, 1, tzinfo=timezone.utc).timestamp()) * 1000
+
+
+@pytest.mark.parametrize(
+    "scale, hint", [(1 / 1000, "looks like epoch seconds"), (1000, "looks like epoch microseconds")]
+)
+def test_timestamps_not_in_milliseconds_are_fatal(tmp_path, scale, hint):
+    rows = [[T0 + 1, 60], [int(T0 * scale), 61], [int(T0 * scale) + 1, 62]]
+    path = write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], rows)
+    with pytest.raises(DataError) as err:
+        read_table(path, HR)
+    assert (err.value.file, err.value.row, err.value.column) == (str(path), 2, "timestamp")
+    assert hint in str(err.value) and "(2 such values in all)" in str(err.value)
+
+
+def test_plausible_range_is_2000_to_2100(tmp_path):
+    lo, hi = _epoch_ms(2000), _epoch_ms(2100)
+    frame, problems = read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], [[lo, 60], [hi, 61]]), HR)
+    assert frame["timestamp"].to_list() == [lo, hi] and problems == []
+    for bad in (lo - 1, hi + 1, 0, -5):
+        with pytest.raises(DataError, match=rf"row 1, column 'timestamp': data row 1 .*\): {bad} is not an epoch-millisecond time"):
+            read_table(write_csv(tmp_path / "HR.csv", ["timestamp", "bpm"], [[bad, 60]]), HR)

@@ -28,7 +28,7 @@ def test_records_accept_python_and_numpy_types_and_ignore_unknown_keys():
     assert frame["timestamp"].to_list() == [T0, T0 + 1]
     assert frame["bpm"].to_list() == [None, 70.5]
     con = DATA_TYPES["Connectivity"]
-    frame = frame_from_records(con, [{"timestamp": 1, "isConnected": True, "type": "WIFI"}, {"timestamp": 2, "isconnected": 0}])
+    frame = frame_from_records(con, [{"timestamp": T0 + 1, "isConnected": True, "type": "WIFI"}, {"timestamp": T0 + 2, "isconnected": 0}])
     assert frame["isConnected"].to_list() == [True, False] and frame["type"].to_list() == ["WIFI", None]
 
 
@@ -50,9 +50,30 @@ def test_bad_records_name_index_and_key():
     with pytest.raises(DataError, match=r"column 'bpm': record 0 \(0-based index\): expected a number, text or boolean, got list"):
         frame_from_records(hr, [{"timestamp": T0, "bpm": [1]}])
     with pytest.raises(DataError, match=r"column 'isConnected': record 0 .*expected True/False/true/false/1/0, got 'yes'"):
-        frame_from_records(DATA_TYPES["Connectivity"], [{"timestamp": 1, "isConnected": "yes", "type": "WIFI"}])
+        frame_from_records(DATA_TYPES["Connectivity"], [{"timestamp": T0 + 1, "isConnected": "yes", "type": "WIFI"}])
 
 
 def test_records_out_of_range_kept():
-    frame = frame_from_records(DATA_TYPES["HR"], [{"timestamp": 1, "bpm": 400}])
+    frame = frame_from_records(DATA_TYPES["HR"], [{"timestamp": T0 + 1, "bpm": 400}])
     assert frame.dtypes == [pl.Int64, pl.Float64] and frame["bpm"].to_list() == [400.0]
+
+
+def test_records_in_seconds_are_refused_naming_the_record():
+    with pytest.raises(DataError, match=r"HR records, column 'TimeStamp': record 1 \(0-based index\): 1557000001 is not an "
+                                        r"epoch-millisecond time .*looks like epoch seconds"):
+        frame_from_records(DATA_TYPES["HR"], [{"timestamp": T0, "bpm": 60}, {"TimeStamp": T0 // 1000 + 1, "bpm": 60}])
+
+
+def test_required_columns_name_the_record_and_the_column():
+    hr, app = DATA_TYPES["HR"], DATA_TYPES["AppUsageEvent"]
+    # without require_columns a missing key is a null value (the file reader's rule) ...
+    assert frame_from_records(hr, [{"timestamp": T0}])["bpm"].to_list() == [None]
+    # ... with it, a record lacking a column is refused; an explicit null is accepted
+    assert frame_from_records(hr, [{"timestamp": T0, "BPM": None}], require_columns=True)["bpm"].to_list() == [None]
+    with pytest.raises(DataError, match=r"HR records, column 'bpm': record 1 \(0-based index\): no 'bpm' key; "
+                                        r"every HR record needs timestamp, bpm"):
+        frame_from_records(hr, [{"timestamp": T0, "bpm": 60}, {"timestamp": T0 + 1, "heart": 61}], require_columns=True)
+    full = {"timestamp": T0, **{c: None for c in app.column_names}}
+    del full["category"]
+    with pytest.raises(DataError, match=r"record 0 .*no 'category' key"):
+        frame_from_records(app, [full], require_columns=True)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from release_writer import header_of, write_csv
 
 from kemo_attention.release.read import read_table
-from kemo_attention.release.schema import DATA_TYPES
+from kemo_attention.release.schema import DATA_TYPES, EPOCH_MS_MAX, EPOCH_MS_MIN
 
 BOOLS = {"True": True, "False": False, "true": True, "false": False, "1": True, "0": False}
 TEXT = st.text(
@@ -38,7 +38,7 @@ def table(draw):
     dt = DATA_TYPES[draw(st.sampled_from(sorted(DATA_TYPES)))]
     legacy = draw(st.booleans())
     n = draw(st.integers(1, 12))
-    times = draw(st.lists(st.integers(0, 2**53), min_size=n, max_size=n))
+    times = draw(st.lists(st.integers(EPOCH_MS_MIN, EPOCH_MS_MAX), min_size=n, max_size=n))
     rows = []
     for t in times:
         values = [draw(st.one_of(st.none(), cell(c.kind))) for c in dt.columns]

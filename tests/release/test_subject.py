@@ -3,7 +3,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from release_writer import write_csv, write_release
+from release_writer import T0, esm_rows, write_csv, write_release
 
 from kemo_attention.errors import DataError
 from kemo_attention.release.read import read_esm, read_userinfo
@@ -39,10 +39,10 @@ def test_esm_voluntary_responses_have_null_scheduled_time(tmp_path, legacy):
 
 def test_esm_bad_cells_are_fatal_with_row_and_column(tmp_path):
     header = ["Pcode", "ResponseTime", "ScheduledTime", "Valence", "Arousal", "Attention", "Stress", "Duration", "Disturbance", "Change"]
-    rows = [["P01", 10, 5, 0, 0, 1, 0, 5, 0, 0], ["P01", 20, "", 0, 0, "very", 0, 5, 0, 0]]
+    rows = [["P01", T0 + 10, T0 + 5, 0, 0, 1, 0, 5, 0, 0], ["P01", T0 + 20, "", 0, 0, "very", 0, 5, 0, 0]]
     with pytest.raises(DataError, match=r"EsmResponse.csv, row 2, column 'Attention': .*expected an integer, got 'very'"):
         read_esm(write_csv(tmp_path / "EsmResponse.csv", header, rows))
-    rows = [["P01", "", 5, 0, 0, 1, 0, 5, 0, 0]]
+    rows = [["P01", "", T0 + 5, 0, 0, 1, 0, 5, 0, 0]]
     with pytest.raises(DataError, match=r"row 1, column 'ResponseTime': .*got an empty cell"):
         read_esm(write_csv(tmp_path / "EsmResponse.csv", header, rows))
 
@@ -53,3 +53,15 @@ def test_esm_missing_column_and_missing_file(tmp_path):
         read_esm(path)
     with pytest.raises(DataError, match="file not found"):
         read_esm(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("column", ["responseTime", "scheduledTime"])
+def test_esm_times_in_seconds_are_fatal_naming_the_cell(tmp_path, column):
+    header = [c.name for c in ESM_COLUMNS]
+    rows = esm_rows("P01", 3, 0)
+    rows[1][header.index(column)] //= 1000  # 1.557e9: seconds, a date in January 1970 if read as ms
+    path = write_csv(tmp_path / "EsmResponse.csv", header, rows)
+    with pytest.raises(DataError) as err:
+        read_esm(path)
+    assert (err.value.file, err.value.row, err.value.column) == (str(path), 2, column)
+    assert "looks like epoch seconds" in str(err.value) and "2000-01-01 .. 2100-01-01" in str(err.value)

@@ -26,7 +26,9 @@ def test_health(client, bundle):
 def test_model_is_the_manifest(client, bundle_path):
     r = client.get("/model")
     assert r.status_code == 200
-    assert r.json() == json.loads(manifest_path_for(bundle_path).read_text())
+    served = r.json()
+    assert served.pop("predict_raw") == {"available": True, "reason": None}
+    assert served == json.loads(manifest_path_for(bundle_path).read_text())
 
 
 def test_docs_and_openapi(client):
@@ -172,16 +174,31 @@ def test_oversized_chunked_body_is_413(client):
     assert r.status_code == 413
 
 
-def test_catch_all_maps_data_errors_to_422(client, monkeypatch, dataset):
+def test_a_server_bug_is_a_500_with_a_request_id_and_a_logged_traceback(client, monkeypatch, dataset, caplog):
+    """A ValueError inside the server is the server's fault, not the client's: 500, not 422."""
     from kemo_attention.serve.service import PredictionService
 
     def broken(self, rows, fill_missing=False):
         raise ValueError("could not convert string to float: 'x'")
 
     monkeypatch.setattr(PredictionService, "predict_rows", broken)
-    r = client.post("/predict", json={"features": _row(dataset, 0)})
-    assert r.status_code == 422
-    assert r.json()["detail"] == "cannot process the request data (ValueError: could not convert string to float: 'x')"
+    with caplog.at_level("ERROR", logger="kemo_attention.serve"):
+        r = client.post("/predict", json={"features": _row(dataset, 0)})
+    assert r.status_code == 500
+    body = r.json()
+    request_id = body["request_id"]
+    assert len(request_id) == 16 and r.headers["x-request-id"] == request_id
+    assert f"internal server error (request id {request_id})" in body["detail"]
+    assert "could not convert" not in body["detail"]  # internals stay in the log
+    (record,) = [rec for rec in caplog.records if request_id in rec.getMessage()]
+    assert "POST /predict" in record.getMessage()
+    assert record.exc_info[0] is ValueError and "could not convert string to float" in str(record.exc_info[1])
+
+
+def test_every_response_carries_a_request_id(client):
+    ok, bad = client.get("/health"), client.post("/predict", json={})
+    assert ok.headers["x-request-id"] != bad.headers["x-request-id"]
+    assert bad.status_code == 422 and "request_id" not in bad.json()
 
 
 def test_unknown_route_is_404(client):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 import threading
 
 import numpy as np
@@ -241,3 +243,45 @@ def test_skops_trusted_list_covers_every_model(small_kinds):
             fit_pipeline(pipe, ds.X, ds.y, groups=ds.group)
             found |= set(sio.get_untrusted_types(data=sio.dumps(pipe)))
     assert found <= set(SKOPS_TRUSTED_TYPES), sorted(found - set(SKOPS_TRUSTED_TYPES))
+
+
+# ----------------------------------------------------------------------------- --sha256
+def test_expected_sha256_refuses_any_other_file_even_with_a_matching_manifest(tmp_path, bundle_path, small_kinds):
+    wanted = hashlib.sha256(bundle_path.read_bytes()).hexdigest()  # what `sha256sum` prints
+    assert load_bundle(bundle_path, expected_sha256=wanted).manifest["pkl_sha256"] == wanted
+    assert load_bundle(bundle_path, expected_sha256=wanted.upper()).path == bundle_path
+    # another bundle, consistent with its own manifest: only the expected hash tells them apart
+    other = export_bundle(make_dataset(small_kinds, n=120), "dummy", tmp_path / "other")
+    assert load_bundle(other).manifest["model"] == "dummy"
+    with pytest.raises(BundleError, match=rf"attention-dummy.pkl: SHA-256 [0-9a-f]{{16}}\.\.\. is not the expected "
+                                          rf"{wanted[:16]}\.\.\. \(--sha256 / KEMO_BUNDLE_SHA256\)"):
+        load_bundle(other, expected_sha256=wanted)
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "g" * 64, "0" * 63, "0" * 65])
+def test_expected_sha256_must_be_64_hex_characters(bundle_path, bad):
+    with pytest.raises(BundleError, match="expected the bundle file's SHA-256 as 64 hexadecimal characters"):
+        load_bundle(bundle_path, expected_sha256=bad)
+
+
+_OPENED: list[str] | None = None
+
+
+def _record_opens(event, args):
+    if event == "open" and _OPENED is not None and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+def test_the_bytes_hashed_are_the_bytes_loaded(bundle_path):
+    """The model file is opened once: hashing one read and unpickling a second one would let
+    a file swapped in between be loaded unchecked."""
+    global _OPENED
+    sys.addaudithook(_record_opens)  # audit hooks stay for the process; this one only records while _OPENED is a list
+    expected = hashlib.sha256(bundle_path.read_bytes()).hexdigest()
+    _OPENED = []
+    try:
+        load_bundle(bundle_path, expected_sha256=expected)
+        opened = [p for p in _OPENED if os.path.realpath(p) == os.path.realpath(bundle_path)]
+    finally:
+        _OPENED = None
+    assert len(opened) == 1, opened

@@ -65,7 +65,9 @@ def test_raw_matches_offline_features(client, bundle):
     assert body["probability"] == pytest.approx(offline_probability(bundle, req), abs=1e-6)
     assert body["label"] == int(body["probability"] >= 0.5)
     assert body["prompt_time"] == PROMPT and body["pcode"] == "P03"
-    assert body["feature_mode"] == "causal" and body["warnings"] == []
+    assert body["feature_mode"] == "causal"
+    # the HR sample 5 s after the prompt is dropped and said so; the model's streams (HRT, SCR) have data
+    assert body["warnings"] == ["records.HR: 1 of 601 record(s) at or after prompt_time ignored; features use only data before the prompt"]
     assert body["absent_types"] == [n for n in DATA_TYPES if n not in ("HR", "Acceleration", "ScreenEvent")]
     assert body["bundle_version"] == bundle.bundle_version
 
@@ -86,12 +88,53 @@ def test_raw_iso_prompt_time_equals_epoch_ms(client):
     assert pb["prompt_time"] == PROMPT and pb["probability"] == pa["probability"]
 
 
-def test_raw_without_records_uses_empty_tables(client, bundle):
-    req = {"prompt_time": PROMPT, "records": {}, "userinfo": None, "past_labels": []}
-    r = client.post("/predict/raw", json={"prompt_time": PROMPT})
+def test_raw_with_only_a_prompt_time_is_refused(client):
+    for body in ({"prompt_time": PROMPT}, {"prompt_time": PROMPT, "records": {"HR": []}, "past_labels": []}):
+        r = client.post("/predict/raw", json=body)
+        assert r.status_code == 422, r.text
+        assert "the request holds no data before prompt_time" in r.json()["detail"] and r.json()["field"] == "records"
+    # records that all lie after the prompt leave nothing either
+    late = {"prompt_time": PROMPT, "records": {"HR": [{"timestamp": PROMPT + 1000, "bpm": 70}]}}
+    r = client.post("/predict/raw", json=late)
+    assert r.status_code == 422 and "only records at or after it" in r.json()["detail"]
+
+
+def test_streams_the_model_uses_without_data_are_reported(client, bundle):
+    """The synthetic model keeps HRT#VAL and SCR#VAL=ON: a request without HR and screen
+    data is answered, and the warnings name both streams."""
+    assert set(bundle.used_features()) == {"HRT#VAL", "SCR#VAL=ON"}  # what the warning is about
+    req = {"prompt_time": PROMPT, "records": {"Acceleration": raw_request()["records"]["acceleration"]},
+           "userinfo": {"age": 30}}
+    r = client.post("/predict/raw", json=req)
     assert r.status_code == 200, r.text
-    assert r.json()["absent_types"] == list(DATA_TYPES)
-    assert r.json()["probability"] == pytest.approx(offline_probability(bundle, req | {"userinfo": None}), abs=1e-6)
+    (warning,) = r.json()["warnings"]
+    assert "2 stream(s) the model uses had no data before the prompt" in warning
+    assert "HRT (HR, 1 features)" in warning and "SCR (ScreenEvent, 1 features)" in warning
+    # HR records whose values are all null leave the HRT stream empty too
+    req["records"]["HR"] = [{"timestamp": PROMPT - 1000, "bpm": None}]
+    (warning,) = client.post("/predict/raw", json=req).json()["warnings"]
+    assert "HRT (HR, 1 features)" in warning
+
+
+def test_hr_records_without_bpm_are_refused_naming_type_record_and_column(client):
+    req = raw_request()
+    req["records"]["HR"][5] = {"timestamp": PROMPT - 100_000}  # no bpm: read as null, it would change the prediction
+    r = client.post("/predict/raw", json=req)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["detail"].startswith("records.HR: HR records, column 'bpm': record 5 (0-based index): no 'bpm' key")
+    assert (body["data_type"], body["column"]) == ("HR", "bpm")
+
+
+def test_records_and_answers_after_the_prompt_are_ignored_and_reported(client, bundle):
+    req = raw_request()
+    req["records"]["SCREENEVENT"].append({"timestamp": PROMPT, "type": "OFF"})  # at the prompt: not before it
+    req["records"]["SCREENEVENT"].append({"timestamp": PROMPT + 60_000, "type": "OFF"})
+    req["past_labels"] += [{"prompt_time": PROMPT, "label": 0}, {"prompt_time": PROMPT + 3_600_000, "label": 0}]
+    body = client.post("/predict/raw", json=req).json()
+    assert "records.SCREENEVENT: 2 of 5 record(s) at or after prompt_time ignored; features use only data before the prompt" in body["warnings"]
+    assert any(w.startswith("past_labels: 2 answer(s) at or after prompt_time ignored (index 2, 3)") for w in body["warnings"])
+    assert body["probability"] == pytest.approx(offline_probability(bundle, raw_request()), abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -105,7 +148,11 @@ def test_raw_without_records_uses_empty_tables(client, bundle):
         (lambda q: q["records"]["HR"].append({"timestamp": PROMPT, "bpm": {"a": 1}}), 422, "records.HR: record 601, 'bpm': expected a JSON scalar (number, text, true/false or null); got an object"),
         (lambda q: q.update(prompt_time="2019-05-08T10:30:00"), 422, "has no UTC offset"),
         (lambda q: q.update(prompt_time="yesterday"), 422, "expected epoch milliseconds or ISO 8601"),
-        (lambda q: q.update(prompt_time=PROMPT // 1000), 422, "seconds instead of ms"),
+        (lambda q: q.update(prompt_time=PROMPT // 1000), 422, "prompt_time: 1557279000 is not an epoch-millisecond time within 2000-01-01 .. 2100-01-01 (it looks like epoch seconds"),
+        (lambda q: q.update(prompt_time="1969-12-31T23:00:00+09:00"), 422, "prompt_time: '1969-12-31T23:00:00+09:00' is not a time between"),
+        (lambda q: q.update(prompt_time="0001-01-01T00:00:00+01:00"), 422, "is not a time between"),
+        (lambda q: q["records"]["HR"].append({"timestamp": PROMPT // 1000, "bpm": 70}), 422, "records.HR: HR records, column 'timestamp': record 601 (0-based index): 1557279000 is not an epoch-millisecond time"),
+        (lambda q: q["past_labels"].append({"prompt_time": (PROMPT - 1) * 1000, "label": 1}), 422, "past_labels[2].prompt_time: 1557278999999000 is not an epoch-millisecond time"),
         (lambda q: q.update(prompt_time=1.5e12), 422, "prompt_time"),
         (lambda q: q["past_labels"].append({"prompt_time": PROMPT, "label": 2}), 422, "past_labels.2.label"),
         (lambda q: q["userinfo"].update(height=180), 422, "userinfo.height: Extra inputs are not permitted"),
@@ -125,8 +172,13 @@ def other_servers(kinds, small_kinds, tmp_path_factory):
     out = tmp_path_factory.mktemp("other")
     ref = export_bundle(make_dataset(kinds, n=120, feature_mode="reference"), "dummy", out / "reference")
     own = export_bundle(make_dataset(small_kinds, n=120), "dummy", out / "own-columns")
-    with LiveServer(create_app(ref)) as ref_server, LiveServer(create_app(own)) as own_server:
-        yield {"reference": ref_server.url, "own": own_server.url}
+    # A feature file without a (readable) manifest: nothing says how its features were made.
+    plain = make_dataset(kinds, n=120)
+    del plain.meta["feature_mode"]
+    unknown = export_bundle(plain, "dummy", out / "unknown-mode")
+    with LiveServer(create_app(ref)) as ref_server, LiveServer(create_app(own)) as own_server, \
+            LiveServer(create_app(unknown)) as unknown_server:
+        yield {"reference": ref_server.url, "own": own_server.url, "unknown": unknown_server.url}
 
 
 def test_reference_mode_bundle_is_refused_on_raw(other_servers):
@@ -148,3 +200,17 @@ def test_bundle_with_other_columns_is_refused_on_raw(other_servers):
     r = httpx.post(other_servers["own"] + "/predict/raw", json=raw_request(), timeout=30)
     assert r.status_code == 409
     assert "not the tool's feature set" in r.json()["detail"]
+
+
+def test_bundle_of_unknown_feature_mode_is_refused_on_raw_and_model_says_why(other_servers):
+    import httpx
+
+    r = httpx.post(other_servers["unknown"] + "/predict/raw", json=raw_request(), timeout=30)
+    assert r.status_code == 409, r.text
+    assert r.json()["feature_mode"] == "unknown"
+    assert "feature mode is 'unknown'" in r.json()["detail"] and "--mode causal" in r.json()["detail"]
+    info = httpx.get(other_servers["unknown"] + "/model", timeout=30).json()
+    assert info["feature_mode"] == "unknown"
+    assert info["predict_raw"] == {"available": False, "reason": r.json()["detail"]}
+    ref = httpx.get(other_servers["reference"] + "/model", timeout=30).json()["predict_raw"]
+    assert ref["available"] is False and "reference-mode features" in ref["reason"]

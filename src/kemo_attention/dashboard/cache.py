@@ -26,15 +26,16 @@ def eval_folder(path: Path) -> data.EvalFolder:
 
 
 @st.cache_resource(show_spinner="Loading the model bundle ...", max_entries=4)
-def _bundle(path: str, signature: tuple) -> Any:
+def _bundle(path: str, signature: tuple, sha256: str | None) -> Any:
     from kemo_attention.bundle import load_bundle
 
-    return load_bundle(path)
+    return load_bundle(path, expected_sha256=sha256)
 
 
-def bundle(path: Path) -> Any:
-    """The bundle via ``load_bundle`` (which checks its SHA-256 and library versions)."""
-    return _bundle(str(path), data.path_signature(path))
+def bundle(path: Path, sha256: str | None = None) -> Any:
+    """The bundle via ``load_bundle`` (which checks its SHA-256 against ``sha256`` when
+    given and against its manifest, and the library versions)."""
+    return _bundle(str(path), data.path_signature(path), sha256)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

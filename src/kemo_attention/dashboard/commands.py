@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kemo_attention.options import DEFAULT_HOST, HostOption, PortOption
+from kemo_attention.options import DEFAULT_HOST, BundleSha256Option, HostOption, PortOption
 
 DEFAULT_EVAL = Path("eval/attention")
 
@@ -25,6 +25,7 @@ def dashboard(
     check: Annotated[Optional[Path], typer.Option("--check", help="Check report JSON from `kemo-attention check RELEASE --json --out FILE`.")] = None,
     port: PortOption = 8501,
     host: HostOption = DEFAULT_HOST,
+    sha256: BundleSha256Option = None,
 ) -> None:
     """Open the results in a Streamlit dashboard: leaderboard and curves, features, people,
     data yield, and a live "try it" with an exported bundle. Runs until Ctrl+C."""
@@ -44,11 +45,13 @@ def dashboard(
     _require(check, "--check", "a check report JSON file", is_dir=False)
     if eval_dir is not None and not (eval_dir / "leaderboard.csv").is_file():
         raise KemoError(f"--eval {eval_dir}: no leaderboard.csv there; expected the folder `kemo-attention evaluate --out` wrote")
+    if sha256 is not None:
+        sha256 = _expected_bundle_sha256(bundle, sha256)
     if not 1 <= port <= 65535:
         raise KemoError(f"--port {port}: expected a port number 1-65535")
     _require_free_port(host, port)
 
-    cfg = DashboardConfig(eval_dir, bundle, release, check)
+    cfg = DashboardConfig(eval_dir, bundle, release, check, sha256)
     app = Path(__file__).with_name("app.py")
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
@@ -98,6 +101,24 @@ def _require(path: Optional[Path], flag: str, what: str, *, is_dir: bool) -> Non
         raise KemoError(f"{flag} {path}: is a file; expected {what}")
     if not is_dir and path.is_dir():
         raise KemoError(f"{flag} {path}: is a folder; expected {what}")
+
+
+def _expected_bundle_sha256(bundle: Optional[Path], sha256: str) -> str:
+    """Refuse at once a --sha256 that is malformed, has no --bundle, or does not match the
+    file now; the Try it page checks it again whenever it loads the bundle."""
+    import hashlib
+
+    from kemo_attention.bundle import BundleError, check_sha256_text
+    from kemo_attention.errors import KemoError
+
+    expected = check_sha256_text(sha256)
+    if bundle is None:
+        raise KemoError("--sha256 is the SHA-256 of the --bundle file; give --bundle too (or unset KEMO_BUNDLE_SHA256)")
+    actual = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    if actual != expected:
+        raise BundleError(f"--bundle {bundle}: SHA-256 {actual[:16]}... is not the expected {expected[:16]}... "
+                          f"(--sha256 / KEMO_BUNDLE_SHA256); this is not the bundle you meant to load")
+    return expected
 
 
 def _require_free_port(host: str, port: int) -> None:

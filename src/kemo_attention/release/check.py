@@ -3,8 +3,11 @@
 Reads every participant's files once (one participant at a time, optionally in parallel
 through the :class:`~kemo_attention.compute.Executor`) and keeps only summaries: rows,
 time span, local days with data, rows per (type, day) for the data-yield heatmap, and the
-problem records. A release is *usable* unless something would stop feature extraction:
-no self-report file, or a file that cannot be read (the fatal errors are listed).
+problem records. A release is *usable* unless something would stop feature extraction or
+leave it nothing to learn from: no self-report file or one without rows, no participant with
+enough scheduled self-reports, a file that cannot be read, or times that are not epoch
+milliseconds (the fatal errors are listed). Gaps that leave it usable but change the features
+(no UserInfo.csv: profile features all 0) are listed as warnings.
 """
 
 from __future__ import annotations
@@ -140,10 +143,13 @@ def check_release(root, *, tz_offset: str = "+09:00", executor=None, min_respons
             esm = read_esm(layout.esm_path)
         except DataError as err:
             fatal.append(str(err))
+    warnings: list[str] = []
     userinfo_rows = None
     if layout.userinfo_path is None:
-        problems.append(Problem(f"{SUBJECT_DIR}/{USERINFO_FILE}", "missing_file", 1,
-                                f"no {USERINFO_FILE} (looked in {SUBJECT_DIR}/ and the root): person-level features will be missing"))
+        no_userinfo = (f"no {USERINFO_FILE} (looked for {SUBJECT_DIR}/{USERINFO_FILE} and {USERINFO_FILE} in {layout.root}): "
+                       f"the profile features (PIF#AGE, PIF#GEN, PIF#BFI_*, PIF#PSS ...) will all be 0 for every participant")
+        problems.append(Problem(f"{SUBJECT_DIR}/{USERINFO_FILE}", "missing_file", 1, no_userinfo))
+        warnings.append(no_userinfo)
     else:
         try:
             userinfo_rows = read_userinfo(layout.userinfo_path).height
@@ -193,6 +199,15 @@ def check_release(root, *, tz_offset: str = "+09:00", executor=None, min_respons
         })
         daily_rows.extend({"pcode": pcode, "type": t, "day": local_day(d), "rows": n} for t, d, n in res["daily"])
 
+    n_enough = sum(1 for p in participants if p["scheduled_responses"] >= min_responses)
+    if esm is not None and esm.height == 0:
+        fatal.append(f"{_relative(str(layout.esm_path), layout.root)}: a header and no rows, so no self-reports: "
+                     f"there are no labels to learn from")
+    elif esm is not None and participants and n_enough == 0:
+        fatal.append(f"{_relative(str(layout.esm_path), layout.root)}: no participant with a sensor folder has >= "
+                     f"{min_responses} scheduled self-reports ({len(counts)} participants answered, at most "
+                     f"{max((s for _, s in counts.values()), default=0)} scheduled each): extraction keeps none, "
+                     f"so there is nothing to learn from")
     sensor = set(pcodes)
     esm_codes = set(counts)
     days = [p["first_day"] for p in participants if p["first_day"]] + [p["last_day"] for p in participants if p["last_day"]]
@@ -200,7 +215,7 @@ def check_release(root, *, tz_offset: str = "+09:00", executor=None, min_respons
         "participants": len(participants),
         "participants_with_data": sum(1 for p in participants if p["rows"] > 0),
         "min_responses": min_responses,
-        "participants_min_responses": sum(1 for p in participants if p["scheduled_responses"] >= min_responses),
+        "participants_min_responses": n_enough,
         "esm_participants": len(esm_codes),
         "esm_responses": int(esm.height) if esm is not None else 0,
         "scheduled_responses": sum(s for _, s in counts.values()),
@@ -216,6 +231,7 @@ def check_release(root, *, tz_offset: str = "+09:00", executor=None, min_respons
         "last_day": max(days) if days else None,
         "tz_offset": tz_offset,
         "fatal_errors": fatal,
+        "warnings": warnings,  # usable, but something the user should know (e.g. features that will be 0)
     }
     return CheckReport(str(layout.root), not fatal, participants, problems, daily_rows, summary)
 

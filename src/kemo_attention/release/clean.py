@@ -8,7 +8,9 @@ so a file and the same data sent as records give the same frame.
 Rules (the spec's "real files are dirty"): blank rows and header text repeated as a data row
 are dropped; duplicated timestamps are kept; out-of-order rows are stable-sorted by time;
 out-of-range values are kept; unparsable non-timestamp values become null. Each is counted
-as a :class:`Problem`. A timestamp that is missing or not an integer is fatal.
+as a :class:`Problem`. A timestamp that is missing, not an integer, or not a plausible
+epoch-millisecond time (``schema.EPOCH_MS_MIN`` .. ``EPOCH_MS_MAX``: seconds would read as
+January 1970) is fatal.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Callable
 import polars as pl
 
 from kemo_attention.errors import DataError
-from kemo_attention.release.schema import TIMESTAMP, Column, DataType
+from kemo_attention.release.schema import EPOCH_MS_MAX, EPOCH_MS_MIN, TIMESTAMP, Column, DataType, epoch_ms_problem
 
 ROW = "__row"
 
@@ -184,6 +186,7 @@ def clean_frame(
     elif first.get("ts_null") and df.select(ts_null.any()).item():
         _, row, _ = _first(df, ts_null, ROW)
         raise source.error("expected an integer timestamp (epoch milliseconds), got an empty cell", row, TIMESTAMP)
+    check_epoch_ms(df, TIMESTAMP, source)
 
     # 4. value columns: parse, count failures, count out-of-range --------------------------------
     for col in data_type.columns:
@@ -236,6 +239,16 @@ def clean_frame(
     if flags.get("back") or flags.get("same"):  # sorted now: equal timestamps are neighbours
         _count_duplicates(df, data_type, source, add)
     return df.select(names), problems
+
+
+def check_epoch_ms(df: pl.DataFrame, column: str, source: Source) -> None:
+    """Raise a :class:`DataError` naming the first row whose ``column`` (Int64, nulls allowed)
+    is not a plausible epoch-millisecond time; see ``schema.epoch_ms_problem``."""
+    outside = (pl.col(column) < EPOCH_MS_MIN) | (pl.col(column) > EPOCH_MS_MAX)
+    if df.height and df.select(outside.any()).item():
+        count, row, value = _first(df, outside, column)
+        more = f" ({count} such values in all)" if count > 1 else ""
+        raise source.error(f"{epoch_ms_problem(int(value))}{more}", row, column)
 
 
 def _count_duplicates(df: pl.DataFrame, data_type: DataType, source: Source, add: Callable) -> None:

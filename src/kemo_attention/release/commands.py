@@ -32,8 +32,9 @@ def check(
 ) -> None:
     """Check a K-EmoPhone release: files, rows, days and self-reports per participant, and its dirt.
 
-    Exit code 0 when the release is usable (dirt is reported, not fatal); 2 with the error
-    when it is not (no EsmResponse.csv, a file that cannot be read ...).
+    Exit code 0 when the release is usable (dirt and warnings are reported, not fatal); 2 with
+    the error when it is not (no or empty EsmResponse.csv, nobody with enough self-reports, a
+    file that cannot be read, times in seconds instead of milliseconds ...).
     """
     import json
 
@@ -50,6 +51,8 @@ def check(
         atomic_write(Path(out), lambda f: f.write(text.encode("utf-8")))
     if as_json:
         typer.echo(json.dumps(payload, indent=1, ensure_ascii=False))
+        for warning in report.summary.get("warnings", []):  # stdout holds the JSON: warnings go to stderr
+            typer.echo(f"warning: {warning}", err=True)
     else:
         render_report(report)
     if not report.usable:
@@ -95,6 +98,8 @@ def render_report(report) -> None:
         console.print(f"problems ({s['problem_records']} records): {kinds}")
     else:
         console.print("problems: none")
+    for warning in s.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
     for err in s["fatal_errors"]:
         console.print(f"[red]fatal:[/] {err}")
     console.print("[green]usable[/]" if report.usable else "[red]not usable[/]")

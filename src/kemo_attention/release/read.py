@@ -22,7 +22,16 @@ from typing import Iterable, Sequence
 import polars as pl
 
 from kemo_attention.errors import DataError
-from kemo_attention.release.clean import ROW, Problem, Source, _int_from_text, clean_frame, empty_frame, polars_dtype
+from kemo_attention.release.clean import (
+    ROW,
+    Problem,
+    Source,
+    _int_from_text,
+    check_epoch_ms,
+    clean_frame,
+    empty_frame,
+    polars_dtype,
+)
 from kemo_attention.release.layout import ReleaseLayout, find_release
 from kemo_attention.release.schema import (
     DATA_TYPES,
@@ -177,12 +186,15 @@ def _unreadable(path: Path, err: Exception) -> DataError:
     return DataError(f"unreadable CSV: {str(err).splitlines()[0]}", file=str(path))
 
 
-def frame_from_records(data_type: DataType, records: list[dict]) -> pl.DataFrame:
+def frame_from_records(data_type: DataType, records: list[dict], *, require_columns: bool = False) -> pl.DataFrame:
     """Raw records (dicts, keys in any case) -> the frame a file with those rows would give.
 
-    Unknown keys are ignored; a missing key is a null value. Raises :class:`DataError`
-    naming the record index (0-based) and key for a record that is not a dict, a missing or
-    non-integer timestamp, or a value that does not parse as its column's type.
+    Unknown keys are ignored; a missing key is a null value, unless ``require_columns``:
+    then every record must name every column of its type (a null value is allowed, a
+    missing key is not: the API refuses a record that silently lacks a column). Raises
+    :class:`DataError` naming the record index (0-based) and key for a record that is not a
+    dict, lacks a required column, has a missing, non-integer or implausible timestamp, or a
+    value that does not parse as its column's type.
     """
     if isinstance(data_type, str):
         data_type = DATA_TYPES[data_type]
@@ -199,6 +211,13 @@ def frame_from_records(data_type: DataType, records: list[dict]) -> pl.DataFrame
             if canon is None:
                 continue
             seen[canon] = (str(key), _cell_text(value, i, str(key), where))
+        if require_columns and len(seen) < len(columns):
+            lacking = [c for c in columns if c not in seen]
+            raise DataError(
+                f"record {i} (0-based index): no {lacking[0]!r} key; every {data_type.name} record needs "
+                f"{', '.join(columns)} (send null for a value that is not known)",
+                file=where, column=lacking[0],
+            )
         for canon in columns:
             key, text = seen.get(canon, (None, None))
             columns[canon].append(text)
@@ -252,9 +271,11 @@ def read_participant(release: ReleaseLayout | str | Path, pcode: str, types: Ite
 
 
 # ------------------------------------------------------------------------- subject files
-def _read_subject(path, columns: tuple[Column, ...], required_values: tuple[str, ...]) -> pl.DataFrame:
+def _read_subject(path, columns: tuple[Column, ...], required_values: tuple[str, ...],
+                  times: tuple[str, ...] = ()) -> pl.DataFrame:
     """A small subject file, read as text and typed strictly: a bad cell is fatal here,
-    because these hold the labels and the person-level features."""
+    because these hold the labels and the person-level features. ``times``: columns that
+    must be plausible epoch-millisecond times (``clean.check_epoch_ms``)."""
     path = Path(path)
     name = str(path)
     if not path.is_file():
@@ -291,6 +312,8 @@ def _read_subject(path, columns: tuple[Column, ...], required_values: tuple[str,
             row, got = int(bad[ROW][0]), bad["text"][0]
             expected = {"int": "an integer", "float": "a number", "str": "a value"}[col.kind]
             raise source.error(f"expected {expected}, got {'an empty cell' if got is None else repr(got)}", row, col.name)
+        if col.name in times:
+            check_epoch_ms(parsed.select(ROW, pl.col("value").alias(col.name)), col.name, source)
         out.append(parsed["value"].alias(col.name))
     return pl.DataFrame(out)
 
@@ -300,7 +323,8 @@ def read_esm(path) -> pl.DataFrame:
 
     Legacy capitalised headers (``Pcode, ResponseTime, ...``) are accepted. File order is kept.
     """
-    return _read_subject(path, ESM_COLUMNS, required_values=("pcode", "responseTime"))
+    return _read_subject(path, ESM_COLUMNS, required_values=("pcode", "responseTime"),
+                         times=("responseTime", "scheduledTime"))
 
 
 def read_userinfo(path) -> pl.DataFrame:

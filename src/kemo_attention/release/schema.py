@@ -62,6 +62,26 @@ def _i(name: str) -> Column:
 
 TIMESTAMP = "timestamp"
 
+# Every time of the release (and of an API request) is epoch milliseconds UTC. Values outside
+# 2000-01-01 .. 2100-01-01 are refused rather than read: a file or request in seconds (1.56e9,
+# "1970-01-19") or microseconds would otherwise read silently as nonsense dates.
+EPOCH_MS_MIN = 946_684_800_000  # 2000-01-01T00:00:00Z
+EPOCH_MS_MAX = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+EPOCH_MS_RANGE_TEXT = "2000-01-01 .. 2100-01-01"
+
+
+def epoch_ms_problem(value: int) -> str | None:
+    """Why ``value`` is not a plausible epoch-millisecond time (None when it is)."""
+    if EPOCH_MS_MIN <= value <= EPOCH_MS_MAX:
+        return None
+    if EPOCH_MS_MIN // 1000 <= value <= EPOCH_MS_MAX // 1000:
+        hint = "it looks like epoch seconds; multiply by 1000"
+    elif EPOCH_MS_MIN * 1000 <= value <= EPOCH_MS_MAX * 1000:
+        hint = "it looks like epoch microseconds; divide by 1000"
+    else:
+        hint = "expected epoch milliseconds UTC"
+    return f"{value} is not an epoch-millisecond time within {EPOCH_MS_RANGE_TEXT} ({hint})"
+
 DATA_TYPES: dict[str, DataType] = {
     t.name: t
     for t in (

@@ -4,9 +4,11 @@ Routes: ``GET /health``, ``GET /model`` (the manifest), ``POST /predict`` (featu
 ``POST /predict/raw`` (raw sensor records of one participant -> the same feature code as
 training -> a prediction). OpenAPI docs at ``/docs``.
 
-Every bad request gets a 4xx whose JSON ``detail`` says what is wrong; a body larger than
-``max_body_mb`` gets 413 before it is parsed. The bundle is loaded in the lifespan (not at
-import) and handed to routes through a dependency. Prediction is CPU-bound, so the
+Every bad request gets a 4xx whose JSON ``detail`` says what is wrong (inputs are checked
+explicitly; no exception type is mapped to a 4xx wholesale); a body larger than
+``max_body_mb`` gets 413 before it is parsed. Anything else is a server bug: 500 with a
+request id, the traceback in the server log under that id (:class:`RequestIds`). The
+bundle is loaded in the lifespan (not at import) and handed to routes through a dependency. Prediction is CPU-bound, so the
 endpoints are plain ``def`` (FastAPI runs them in its thread pool).
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ _ERRORS = {
     409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
     422: {"model": ErrorResponse, "description": "The request is not valid for this bundle"},
+    500: {"model": ErrorResponse, "description": "A server bug: `request_id` matches the traceback in the server log"},
 }
 
 class _FastJSONRequest(Request):
@@ -86,9 +90,9 @@ def health(service: PredictionService = Depends(get_service)) -> dict[str, Any]:
     return {"status": "ok", "model": service.model, "bundle_version": service.version}
 
 
-@router.get("/model", response_model=ModelManifest, summary="The bundle's manifest")
+@router.get("/model", response_model=ModelManifest, summary="The bundle's manifest, and whether /predict/raw serves it")
 def model(service: PredictionService = Depends(get_service)) -> dict[str, Any]:
-    return service.bundle.manifest
+    return service.model_info()
 
 
 @router.post("/predict", response_model=PredictResponse, responses=_ERRORS, summary="Predict from feature rows")
@@ -101,8 +105,11 @@ def predict(body: PredictRequest, service: PredictionService = Depends(get_servi
 @router.post("/predict/raw", response_model=RawPredictResponse, responses=_ERRORS, summary="Predict from raw sensor records")
 def predict_raw(body: RawPredictRequest, service: PredictionService = Depends(get_service)) -> dict[str, Any]:
     """Features are computed from the records with the training code (causal mode), then
-    predicted. Bundles trained on reference-mode features are refused (409): those
-    features use data recorded after the prompt and cannot be computed live."""
+    predicted. Every record needs every column of its type (null for an unknown value);
+    records and past answers at or after the prompt are ignored and reported in
+    ``warnings``, as are streams the model uses that had no data. Bundles not trained on
+    causal features (reference mode, or a mode the bundle does not know) are refused
+    (409; ``GET /model`` says why under ``predict_raw``)."""
     return service.predict_raw(body)
 
 
@@ -158,13 +165,52 @@ class BodySizeLimit:
         )
 
 
-async def _json(send, status: int, detail: str, close: bool = False) -> None:
-    payload = json.dumps({"detail": detail}).encode()
+async def _json(send, status: int, detail: str, close: bool = False, **extra: Any) -> None:
+    payload = json.dumps({"detail": detail, **extra}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+class RequestIds:
+    """Give every request an id (the ``X-Request-ID`` response header) and turn anything
+    unexpected into a 500 that carries it.
+
+    Only what the app checks explicitly is a 4xx (:class:`RequestError`, request validation,
+    the body limit): any other exception is a bug of the server, not of the request. The
+    client gets a 500 with the id and no internals; the server log gets the traceback under
+    the same id, so a user's report can be matched to it.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("request %s: unexpected error on %s %s", request_id, scope.get("method"), scope.get("path"))
+            if started:  # the response is under way: nothing better to send than a cut connection
+                raise
+            await _json(send_with_id, 500,
+                        f"internal server error (request id {request_id}): this is a bug of the server, not a problem "
+                        f"with the request; the server log has the details under this id",
+                        request_id=request_id)
 
 
 # --------------------------------------------------------------------------- errors
@@ -187,34 +233,14 @@ async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content={"detail": exc.message, **exc.extra})
 
 
-async def _kemo_error(request: Request, exc: KemoError) -> JSONResponse:
-    return JSONResponse(status_code=422, content={"detail": str(exc)})
-
-
-async def _data_error(request: Request, exc: Exception) -> JSONResponse:
-    # Catch-all for errors raised while processing the request's data (pandas/numpy/polars
-    # complaints about values): the client can act on them, so 422 with the message, not 500.
-    log.warning("request data error on %s: %s: %s", request.url.path, type(exc).__name__, exc)
-    return JSONResponse(status_code=422, content={"detail": f"cannot process the request data ({type(exc).__name__}: {exc})"})
-
-
-def _data_exceptions() -> tuple[type[BaseException], ...]:
-    kinds: list[type[BaseException]] = [ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError]
-    try:
-        import polars.exceptions as pe
-
-        kinds.append(pe.PolarsError)
-    except (ImportError, AttributeError):
-        pass
-    return tuple(kinds)
-
-
 # --------------------------------------------------------------------------- factory
-def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None) -> FastAPI:
+def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None,
+               sha256: str | None = None) -> FastAPI:
     """The API for the bundle at ``bundle_path`` (loaded and checked at start-up).
 
     ``bundle`` skips the load when the caller has already loaded that bundle (``serve``
-    loads it first, so a bad bundle is reported before the server starts).
+    loads it first, so a bad bundle is reported before the server starts). ``sha256``: the
+    file's expected SHA-256; any other file is refused (``load_bundle(expected_sha256=)``).
     """
     from kemo_attention import __version__
 
@@ -222,7 +248,7 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        loaded = bundle if bundle is not None else load_bundle(bundle_path)
+        loaded = bundle if bundle is not None else load_bundle(bundle_path, expected_sha256=sha256)
         app.state.service = PredictionService(loaded)
         log.info("serving %s (%s)", loaded.path, loaded.bundle_version)
         yield
@@ -240,10 +266,8 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestError, _request_error)
-    app.add_exception_handler(KemoError, _kemo_error)
-    for kind in _data_exceptions():
-        app.add_exception_handler(kind, _data_error)
     app.add_middleware(BodySizeLimit, max_bytes=int(max_body_mb * 2**20))
+    app.add_middleware(RequestIds)  # outermost: 413s carry an id too, and nothing escapes it
     return app
 
 
@@ -251,7 +275,8 @@ def create_app_from_env() -> FastAPI:
     """The app for uvicorn's multi-process mode (``factory=True``): each worker process
     calls this, so the settings come from the environment set by ``kemo-attention serve``.
 
-    Each worker loads (and so re-checks) the bundle in its own lifespan.
+    Each worker loads (and so re-checks) the bundle in its own lifespan, against the SHA-256
+    the parent process checked (``KEMO_BUNDLE_SHA256``).
     """
     import os
 
@@ -263,4 +288,6 @@ def create_app_from_env() -> FastAPI:
         max_body_mb = float(raw)
     except ValueError:
         raise KemoError(f"{ENV_MAX_BODY_MB} must be a number of MB; got {raw!r}") from None
-    return create_app(bundle_path, max_body_mb=max_body_mb)
+    from kemo_attention.bundle import ENV_SHA256
+
+    return create_app(bundle_path, max_body_mb=max_body_mb, sha256=os.environ.get(ENV_SHA256) or None)

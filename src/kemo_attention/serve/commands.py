@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kemo_attention.options import DEFAULT_HOST, HostOption, ModelName, ModelOption, PortOption
+from kemo_attention.options import DEFAULT_HOST, BundleSha256Option, HostOption, ModelName, ModelOption, PortOption
 
 
 class BundleFormat(str, enum.Enum):
@@ -55,10 +55,11 @@ def serve(
                  "Each worker holds its own copy of the model in memory.",
         ),
     ] = 1,
+    sha256: BundleSha256Option = None,
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
-    The bundle is checked (SHA-256, library versions) before the server starts; a bundle that fails a check is refused with a message and a non-zero exit.
+    The bundle is checked (SHA-256 against --sha256 and its manifest, library versions) before the server starts; a bundle that fails a check is refused with a message and a non-zero exit.
     """
     import uvicorn
 
@@ -68,7 +69,7 @@ def serve(
 
     if max_body_mb <= 0:
         raise KemoError(f"--max-body-mb must be positive; got {max_body_mb}")
-    loaded = load_bundle(bundle)  # refuse a bad bundle before binding the port
+    loaded = load_bundle(bundle, expected_sha256=sha256)  # refuse a bad bundle before binding the port
     if workers == 1:
         app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded)
         typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
@@ -76,11 +77,14 @@ def serve(
         return
     import os
 
+    from kemo_attention.bundle import ENV_SHA256
     from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB
 
     # uvicorn's worker processes import the app by name: the factory reads these.
     os.environ[ENV_BUNDLE] = str(loaded.path.resolve())
     os.environ[ENV_MAX_BODY_MB] = repr(float(max_body_mb))
+    # each worker re-reads the file: it must still be the one the user vouched for
+    os.environ[ENV_SHA256] = loaded.manifest["pkl_sha256"] if sha256 is None else sha256
     typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) with {workers} workers on http://{host}:{port} (docs: /docs)", err=True)
     del loaded  # each worker loads (and re-checks) its own copy
     uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,

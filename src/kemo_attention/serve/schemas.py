@@ -95,8 +95,14 @@ class HealthResponse(BaseModel):
     bundle_version: str
 
 
+class RawAvailability(BaseModel):
+    available: bool = Field(description="Whether POST /predict/raw serves this bundle.")
+    reason: str | None = Field(None, description="Why not, when it does not.")
+
+
 class ModelManifest(BaseModel):
-    """The bundle's manifest (``<bundle>.manifest.json``) as written by ``export``."""
+    """The bundle's manifest (``<bundle>.manifest.json``) as written by ``export``, plus
+    ``predict_raw``: whether the server computes this bundle's features from raw records."""
 
     model_config = ConfigDict(extra="allow")
     model: str
@@ -114,6 +120,7 @@ class ModelManifest(BaseModel):
     versions: dict[str, str | None]
     pkl_sha256: str
     format: str
+    predict_raw: RawAvailability
 
 
 class PredictRequest(BaseModel):
@@ -221,12 +228,17 @@ class RawPredictResponse(BaseModel):
     probability: float
     label: Literal[0, 1]
     feature_mode: str
-    absent_types: list[str] = Field(description="Data types with no records in the request (their features are 0 / -1).")
-    warnings: list[str] = Field(default_factory=list)
+    absent_types: list[str] = Field(description="Data types with no records before the prompt (their features are 0 / -1).")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the prediction could not use: records and past answers at or after the prompt (ignored), "
+                    "streams the model uses that had no data, missing userinfo or label history the model uses.",
+    )
 
 
 class ErrorResponse(BaseModel):
-    """Every 4xx body: ``detail`` says what is wrong; other fields depend on the error."""
+    """Every error body: ``detail`` says what is wrong; other fields depend on the error (a
+    500 carries ``request_id``, also sent as the ``X-Request-ID`` header)."""
 
     model_config = ConfigDict(extra="allow")
     detail: str

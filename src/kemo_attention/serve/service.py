@@ -1,7 +1,8 @@
 """What the API does, apart from HTTP: feature rows or raw records -> probabilities.
 
 Errors about the request's content are :class:`RequestError` (status + message + extra
-fields), which the app turns into a JSON 4xx. Raw records go through exactly the functions
+fields), which the app turns into a JSON 4xx; each comes from an explicit check of the input.
+Nothing else is caught here: any other exception is a server bug and becomes a 500. Raw records go through exactly the functions
 training used (``frame_from_records`` -> ``features_for_prompts``): there is no second
 implementation of any feature here.
 """
@@ -22,8 +23,6 @@ log = logging.getLogger("kemo_attention.serve")
 THRESHOLD = 0.5
 SHOW_NAMES = 20  # names listed in an error; the count says how many more
 MAX_FILLED_LISTED = 100  # filled names listed per row in a response; filled_count has them all
-# Epoch ms accepted as a prompt time: 2000-01-01 .. 2100-01-01 (catches seconds sent as ms).
-_MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000
 
 
 class RequestError(KemoError):
@@ -181,59 +180,124 @@ class PredictionService:
         }
 
     # ------------------------------------------------------------------ /predict/raw
-    def check_raw_servable(self) -> None:
+    def raw_refusal(self) -> tuple[str, dict[str, Any]] | None:
+        """Why ``/predict/raw`` cannot serve this bundle (message, extra fields), or None.
+
+        Live features are computed in causal mode; a bundle is served only when it says it
+        was trained on exactly those: causal mode and the tool's own columns.
+        """
         m = self.bundle.manifest
-        if self.bundle.feature_mode == "reference":
-            raise RequestError(
-                409,
+        mode = self.bundle.feature_mode
+        if mode == "reference":
+            return (
                 "this bundle was trained on reference-mode features, which use sensor data recorded after "
                 "the prompt (the reference grid interpolates towards later samples), so they cannot be "
                 "computed live; re-extract the features with `kemo-attention extract --mode causal`, "
                 "re-export, and serve that bundle (POST /predict still accepts ready-made feature rows)",
-                feature_mode="reference",
+                {"feature_mode": "reference"},
+            )
+        if mode != "causal":
+            return (
+                f"this bundle's feature mode is {mode!r}: the feature file it was exported from had no readable "
+                "manifest saying how its features were computed (the published attention.pkl, for one, holds "
+                "reference-mode features, which use data recorded after the prompt), so live causal features "
+                "may not match what the model learnt from; re-extract with `kemo-attention extract --mode causal`, "
+                "re-export, and serve that bundle (POST /predict still accepts ready-made feature rows)",
+                {"feature_mode": mode},
             )
         if not m.get("raw_features", False):
-            raise RequestError(
-                409,
+            return (
                 "this bundle's features are not the tool's feature set (its columns differ from "
                 "feature_columns()), so they cannot be computed from raw records; use POST /predict "
                 "with feature rows, or export a bundle from features made by `kemo-attention extract`",
+                {},
             )
+        return None
+
+    def check_raw_servable(self) -> None:
+        refusal = self.raw_refusal()
+        if refusal is not None:
+            message, extra = refusal
+            raise RequestError(409, message, **extra)
+
+    def model_info(self) -> dict[str, Any]:
+        """``GET /model``: the manifest, plus whether ``/predict/raw`` serves this bundle and why not."""
+        refusal = self.raw_refusal()
+        return {**self.bundle.manifest,
+                "predict_raw": {"available": refusal is None, "reason": refusal[0] if refusal else None}}
+
+    def _used_streams(self) -> dict[str, int]:
+        """Stream name -> how many of the features the fitted model uses come from it."""
+        if not hasattr(self, "_streams_used"):
+            from kemo_attention.features.streams import SPECS_BY_NAME
+
+            counts: dict[str, int] = {}
+            for name in self.bundle.used_features():
+                stream = name.split("#", 1)[0]
+                if stream in SPECS_BY_NAME:
+                    counts[stream] = counts.get(stream, 0) + 1
+            self._streams_used = counts
+        return self._streams_used
 
     def predict_raw(self, request: Any) -> dict[str, Any]:
-        """``request`` is a :class:`~kemo_attention.serve.schemas.RawPredictRequest`."""
+        """``request`` is a :class:`~kemo_attention.serve.schemas.RawPredictRequest`.
+
+        Records and past answers at or after the prompt are dropped (and reported): the
+        features of a prompt use only what happened before it.
+        """
         from kemo_attention.config import FeatureSettings
-        from kemo_attention.features.extract import features_for_prompts
+        from kemo_attention.features.extract import blocks_to_frame, feature_blocks
+        from kemo_attention.features.labels import LIK_NAMES
+        from kemo_attention.features.streams import STREAMS_OF_TYPE, build_streams
 
         self.check_raw_servable()
         prompt_ms = parse_time(request.prompt_time, "prompt_time")
-        tables, absent = self.tables(request.records)
+        warnings: list[str] = []
+        tables, absent = self.tables(request.records, prompt_ms, warnings)
         userinfo = None
         if request.userinfo is not None:
             userinfo = {k: v for k, v in request.userinfo.model_dump().items() if v is not None}
-        past = None
-        if request.past_labels:
-            past = [(parse_time(p.prompt_time, f"past_labels[{i}].prompt_time"), int(p.label)) for i, p in enumerate(request.past_labels)]
-        settings = FeatureSettings.from_dict(self.bundle.manifest.get("feature_settings") or {})
-        try:
-            X = features_for_prompts(
-                tables, np.array([prompt_ms], dtype=np.int64), userinfo=userinfo, past_labels=past, settings=settings
+        past = []
+        for i, p in enumerate(request.past_labels or []):
+            past.append((parse_time(p.prompt_time, f"past_labels[{i}].prompt_time"), int(p.label)))
+        late = [i for i, (t, _) in enumerate(past) if t >= prompt_ms]
+        if late:
+            warnings.append(
+                f"past_labels: {len(late)} answer(s) at or after prompt_time ignored (index {', '.join(map(str, late[:SHOW_NAMES]))}"
+                f"{' ...' if len(late) > SHOW_NAMES else ''}); the label history uses earlier answers only"
             )
-        except KemoError as exc:
-            raise RequestError(422, f"cannot compute features from the records: {exc}") from exc
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError) as exc:
-            # The records passed validation but still broke feature computation: the data is at
-            # fault as far as the client can act on it (e.g. types that do not fit the columns).
-            raise RequestError(422, f"cannot compute features from the records ({type(exc).__name__}: {exc})") from exc
+            past = [item for item in past if item[0] < prompt_ms]
+        if len(absent) == len(tables) and not userinfo and not past:
+            raise RequestError(
+                422,
+                "the request holds no data before prompt_time: no records (or only records at or after it), no userinfo "
+                "and no past_labels; send the participant's recent records (see GET /docs)",
+                field="records",
+            )
+        settings = FeatureSettings.from_dict(self.bundle.manifest.get("feature_settings") or {})
+        # features_for_prompts, in its two steps, so that the streams can be checked for data
+        streams = build_streams(tables)
+        numeric, flags = feature_blocks(streams, np.array([prompt_ms], dtype=np.int64), userinfo=userinfo,
+                                        past_labels=past or None, settings=settings)
+        X = blocks_to_frame(numeric, flags, settings.coverage)
         if list(X.columns) != self.names:
             X = X[self.names]
         proba = float(self.proba(X.to_numpy(dtype=np.float64))[0])
-        warnings = []
-        if self.bundle.feature_mode not in ("causal", "reference"):
+
+        used = self._used_streams()
+        type_of = {stream: name for name, names in STREAMS_OF_TYPE.items() for stream in names}
+        empty = [s for s in used if len(streams[s]) == 0]
+        if empty:
+            listed = "; ".join(f"{s} ({type_of[s]}, {used[s]} features)" for s in empty[:SHOW_NAMES])
             warnings.append(
-                f"the bundle's feature mode is {self.bundle.feature_mode!r}: if it was trained on "
-                "reference-mode features (e.g. the published attention.pkl), live features differ from training"
+                f"{len(empty)} stream(s) the model uses had no data before the prompt, so their features take their "
+                f"no-data values (0, or -1 for times since): {listed}{' ...' if len(empty) > SHOW_NAMES else ''}"
             )
+        used_names = set(self.bundle.used_features())
+        if not userinfo and any(n.startswith("PIF#") for n in used_names):
+            warnings.append("userinfo: none given; the model uses profile features (PIF#...), which are 0 without it")
+        if not past and used_names & set(LIK_NAMES):
+            warnings.append("past_labels: no earlier answers; the model uses the label history (ESM#LIK#...), which is 0 without them")
         return {
             "model": self.model,
             "bundle_version": self.version,
@@ -247,13 +311,18 @@ class PredictionService:
             "warnings": warnings,
         }
 
-    def tables(self, records: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, Any], list[str]]:
-        """Records by data type -> one typed frame per each of the 27 types; absent ones empty."""
+    def tables(self, records: dict[str, list[dict[str, Any]]], prompt_ms: int,
+               warnings: list[str]) -> tuple[dict[str, Any], list[str]]:
+        """Records by data type -> one typed frame per each of the 27 types, only rows before
+        ``prompt_ms``; the types left without rows; a warning per type with later rows."""
+        import polars as pl
+
+        from kemo_attention.errors import DataError
         from kemo_attention.release.read import empty_frame, frame_from_records
-        from kemo_attention.release.schema import DATA_TYPES
+        from kemo_attention.release.schema import DATA_TYPES, TIMESTAMP
 
         lookup = {name.lower(): name for name in DATA_TYPES}
-        given: dict[str, list[dict[str, Any]]] = {}
+        given: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         unknown = []
         for key, recs in records.items():
             name = lookup.get(key.lower())
@@ -262,7 +331,7 @@ class PredictionService:
             elif name in given:
                 raise RequestError(422, f"records: data type {name} given twice (as {key!r} too); send it once")
             else:
-                given[name] = recs
+                given[name] = (key, recs)
         if unknown:
             raise RequestError(
                 422,
@@ -272,32 +341,42 @@ class PredictionService:
             )
         tables, absent = {}, []
         for name, dtype in DATA_TYPES.items():
-            recs = given.get(name)
-            if not recs:
+            key, recs = given.get(name, (name, []))
+            frame = empty_frame(dtype)
+            if recs:
+                try:
+                    frame = frame_from_records(dtype, recs, require_columns=True)
+                except DataError as exc:
+                    raise RequestError(422, f"records.{key}: {exc}", data_type=name, column=exc.column) from None
+                late = frame.filter(pl.col(TIMESTAMP) >= prompt_ms).height
+                if late:
+                    warnings.append(f"records.{key}: {late} of {frame.height} record(s) at or after prompt_time ignored; "
+                                    "features use only data before the prompt")
+                    frame = frame.filter(pl.col(TIMESTAMP) < prompt_ms)
+            if frame.height == 0:
                 absent.append(name)
-                tables[name] = empty_frame(dtype)
-                continue
-            try:
-                tables[name] = frame_from_records(dtype, recs)
-            except KemoError as exc:
-                raise RequestError(422, f"records.{name}: {exc}", data_type=name) from exc
-            except (ValueError, TypeError, KeyError, OverflowError) as exc:
-                raise RequestError(422, f"records.{name}: cannot read the records ({type(exc).__name__}: {exc})", data_type=name) from exc
+            tables[name] = frame
         return tables, absent
 
 
 def parse_time(value: int | str, field: str) -> int:
-    """Epoch ms (int) or ISO 8601 text with an offset -> epoch ms, in a plausible range."""
+    """Epoch ms (int) or ISO 8601 text with an offset -> epoch ms, in the plausible range of
+    ``release.schema`` (the same range the release's files are held to)."""
+    from kemo_attention.release.schema import epoch_ms_problem
+
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise RequestError(422, f"{field}: expected epoch milliseconds or ISO 8601 text such as 2019-05-08T10:30:00+09:00; got {value!r}") from None
+            raise RequestError(422, f"{field}: expected epoch milliseconds or ISO 8601 text such as 2019-05-08T10:30:00+09:00; got {value!r}", field=field) from None
         if moment.tzinfo is None:
-            raise RequestError(422, f"{field}: {value!r} has no UTC offset; add one (e.g. +09:00) so the time is unambiguous")
+            raise RequestError(422, f"{field}: {value!r} has no UTC offset; add one (e.g. +09:00) so the time is unambiguous", field=field)
+        if not 1990 <= moment.year <= 2110:  # far outside the range below; also keeps timestamp() from overflowing
+            raise RequestError(422, f"{field}: {value!r} is not a time between 2000-01-01 and 2100-01-01", field=field)
         ms = int(round(moment.timestamp() * 1000))
     else:
         ms = int(value)
-    if not _MIN_MS <= ms <= _MAX_MS:
-        raise RequestError(422, f"{field}: {value!r} is not an epoch-millisecond time between 2000 and 2100 (seconds instead of ms?)")
+    problem = epoch_ms_problem(ms)
+    if problem is not None:
+        raise RequestError(422, f"{field}: {problem}", field=field)
     return ms

@@ -36,7 +36,7 @@ def render(cfg: DashboardConfig) -> None:
         st.error(f"The bundle `{cfg.bundle}` does not exist (any more).\n\n" + EXPORT_HINT)
         return
     try:
-        bundle = cache.bundle(cfg.bundle)
+        bundle = cache.bundle(cfg.bundle, cfg.bundle_sha256)
     except Exception as exc:  # BundleError says what to do next; anything else is shown too
         st.error(f"Cannot load the bundle `{cfg.bundle}`: {exc}")
         return
