@@ -12,6 +12,7 @@ once per worker through the pool initializer; tasks get only their item (paths, 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -60,6 +61,10 @@ _WORKER_SHARED: dict[str, Any] = {}
 
 
 def _process_init(shared: dict[str, Any]) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the driver alone handles it (it
+    # ends the workers), so a worker neither prints a KeyboardInterrupt traceback nor dies
+    # half-way through writing a cache entry.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _pin_threads()
     _WORKER_SHARED.clear()
     _WORKER_SHARED.update(shared)
