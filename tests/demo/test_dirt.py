@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from kemo_attention.demo.dirt import planted_dirt
+from kemo_attention.release import read
 from kemo_attention.release.schema import DATA_TYPES
 
 from demo_sizes import SMALL
-
-read = pytest.importorskip("kemo_attention.release.read")
 
 
 def test_reader_finds_exactly_the_planted_dirt(small_release):

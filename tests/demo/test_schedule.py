@@ -64,11 +64,21 @@ def test_seed_changes_which_real_people_are_borrowed():
 
 
 def test_release_reader_and_direct_parse_agree_on_the_real_file():
-    """The demo's bytes must not depend on whether the release reader is importable."""
-    read = pytest.importorskip("kemo_attention.release.read")
+    """The demo's bytes must not depend on which of its two parsers read the real file."""
     from kemo_attention.demo.schedule import ESM_NAMES, _read_direct
+    from kemo_attention.release import read
 
     direct = _read_direct(REAL_ESM_PATH)
     via_reader = read.read_esm(REAL_ESM_PATH).select(list(ESM_NAMES))
     assert direct.height == via_reader.height == 1966
     assert direct.equals(via_reader.cast({n: pl.Int64 for n in ESM_NAMES if n != "pcode"}))
+
+
+def test_demo_people_differ_in_how_often_they_are_focused():
+    # Each demo person borrows a real person's answers, so base rates differ as real ones do;
+    # with one shared base rate, recognising a person would be worth nothing to a model and a
+    # participant leak could not show in the evaluation tests.
+    plans = plan_schedules(24, 7, T0, seed=0)  # the default demo size
+    shares = np.array([float((p.rows["attention"].to_numpy() > 0).mean()) for p in plans])  # y = attention > 0
+    assert shares.max() - shares.min() > 0.4
+    assert shares.std() > 0.1

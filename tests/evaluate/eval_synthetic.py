@@ -16,7 +16,7 @@ def synthetic_dataset(
     n_bool: int = 10,
     signal: float = 1.5,
     identity: float = 1.0,
-    base_rate_sd: float = 0.0,
+    base_rate_sd: float = 0.8,
     shuffle_within_participant: bool = False,
     seed: int = 0,
 ) -> Dataset:
@@ -25,9 +25,11 @@ def synthetic_dataset(
     * columns ``bpm#AVG#0`` .. : float32; the first three carry a per-sample signal
       (``signal`` scales it), columns 10+ get a per-participant offset of SD ``identity``
       (so a model can recognise a person, which only helps if people leak across folds);
-    * ``APP=x[k]#M01`` bool columns, the first one weakly tied to the label;
+    * ``APP=x[k]#M01`` bool columns, the first one weakly tied to the per-sample signal;
     * ``base_rate_sd``: per-participant shift of the latent label score (independent of
-      the identity offsets), i.e. people differ in how often they are focused;
+      the identity offsets), i.e. people differ in how often they are focused, as real
+      people do (0.8: shares of class 1 from about 0.2 to 0.8). Without it, recognising a
+      person would tell a model nothing, and a participant leak could not show;
     * ``shuffle_within_participant``: permute y inside each participant, which destroys
       every per-sample link between features and label but keeps each person's base rate.
     """
@@ -40,12 +42,15 @@ def synthetic_dataset(
     offsets[:, :10] = 0.0
     X_float = z + offsets[pidx]
     shift = rng.normal(0.0, base_rate_sd, size=participants) if base_rate_sd else np.zeros(participants)
-    latent = signal * (z[:, 0] + z[:, 1] - z[:, 2]) / np.sqrt(3) + rng.normal(size=n) + shift[pidx]
+    cue = signal * (z[:, 0] + z[:, 1] - z[:, 2]) / np.sqrt(3)  # what the features say about a sample
+    latent = cue + rng.normal(size=n) + shift[pidx]
     y = (latent > 0).astype(int)
     cols = {f"bpm#AVG#{j}": X_float[:, j].astype(np.float32) for j in range(n_float)}
     for k in range(n_bool):
         if k == 0:
-            cols[f"APP=x[{k}]#M01"] = (latent + rng.normal(size=n)) > 0.8
+            # tied to the per-sample cue only: with signal=0 no feature says anything about
+            # a person's base rate (only recognising the person would)
+            cols[f"APP=x[{k}]#M01"] = (cue + rng.normal(size=n)) > 0.8
         else:
             cols[f"APP=x[{k}]#M01"] = rng.random(n) < 0.3
     X = pd.DataFrame(cols)

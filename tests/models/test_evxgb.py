@@ -11,7 +11,7 @@ from kemo_attention.models.evxgb import EvXGBClassifier
 from kemo_attention.models.zoo import fit_pipeline, make_pipeline
 
 
-# Fewer rounds than the default 1000 upper bound: the checks test the contract, not accuracy.
+# Fewer rounds than the default 2000 upper bound: the checks test the contract, not accuracy.
 @parametrize_with_checks([EvXGBClassifier(n_estimators=30)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -36,14 +36,85 @@ def test_every_setting_survives_clone_and_reaches_the_booster(frame):
 
 
 def test_defaults_are_the_users_settings():
+    # spec/evaluation.md, "The five models": the user's notebook settings
     params = EvXGBClassifier().get_params()
-    assert params["learning_rate"] == 0.01
-    assert params["n_estimators"] == 1000
-    assert params["eval_size"] == 0.2
-    assert params["early_stopping_rounds"] == 10
-    assert params["eval_metric"] == "logloss"
-    assert params["objective"] == "binary:logistic"
-    assert params["random_state"] == 42
+    users = dict(learning_rate=0.03, max_depth=3, gamma=2.0, reg_alpha=2.0, reg_lambda=2.0, subsample=0.8,
+                 colsample_bytree=0.8, eval_size=0.2, early_stopping_rounds=50, eval_metric="logloss",
+                 objective="binary:logistic", random_state=42)  # fmt: skip
+    assert {k: params[k] for k in users} == users
+    assert params["n_estimators"] >= 1000  # room for early stopping to decide (XGBoost's 100 never let it)
+
+
+def test_the_users_settings_reach_the_booster(frame):
+    X, y, groups, _, _ = frame
+    clf = EvXGBClassifier(n_estimators=60).fit(X.to_numpy(), y, groups=groups)
+    config = _booster_config(clf)
+    tree = config["learner"]["gradient_booster"]["tree_train_param"]
+    assert float(tree["eta"]) == pytest.approx(0.03)
+    assert int(tree["max_depth"]) == 3
+    assert float(tree["gamma"]) == pytest.approx(2.0)
+    assert float(tree["alpha"]) == pytest.approx(2.0)
+    assert float(tree["lambda"]) == pytest.approx(2.0)
+    assert float(tree["subsample"]) == pytest.approx(0.8)
+    assert float(tree["colsample_bytree"]) == pytest.approx(0.8)
+
+
+def test_early_stopping_decides_and_the_rounds_used_are_recorded(frame):
+    X, y, groups, _, _ = frame
+    clf = EvXGBClassifier().fit(X.to_numpy(), y, groups=groups)
+    assert clf.inner_split_ == "grouped"
+    # independent reading: the round with the lowest held-out log loss (first one on ties)
+    held_out = clf.model_.evals_result()["validation_0"]["logloss"]
+    assert clf.n_rounds_ == int(np.argmin(held_out)) + 1 == clf.best_iteration_ + 1
+    # stopped by patience (50 rounds without improvement), well before the 2000-round bound
+    assert clf.n_rounds_trained_ == len(held_out) == clf.n_rounds_ + 50
+    assert clf.n_rounds_trained_ < clf.n_estimators
+    # predictions use the best round, not the last one built
+    best_only = clf.model_.predict_proba(X.to_numpy(), iteration_range=(0, clf.n_rounds_))
+    np.testing.assert_allclose(clf.predict_proba(X.to_numpy()), best_only)
+
+
+def _all_rows_reference(X, y, n_estimators):
+    """XGBoost itself with the same settings, all rows, no early stopping."""
+    from xgboost import XGBClassifier
+
+    params = EvXGBClassifier(n_estimators=n_estimators).get_params()
+    for own in ("eval_size", "early_stopping_rounds", "sampler"):
+        params.pop(own)
+    return XGBClassifier(**params).fit(X, y).predict_proba(X)
+
+
+def _assert_trained_on_all_rows_without_early_stopping(clf, X, y):
+    assert clf.inner_split_ == "none"
+    assert len(clf.inner_eval_idx_) == 0 and (clf.inner_train_idx_ == np.arange(len(y))).all()
+    assert clf.n_rounds_trained_ == clf.n_rounds_ == clf.n_estimators
+    np.testing.assert_allclose(clf.predict_proba(X), _all_rows_reference(X, y, clf.n_estimators), rtol=1e-6)
+
+
+@pytest.mark.parametrize("settings", [{"eval_size": 0.0}, {"early_stopping_rounds": None}], ids=["eval_size=0", "no_early_stopping"])
+def test_no_validation_split_trains_all_rounds_on_all_rows(frame, settings):
+    X, y, groups, _, _ = frame
+    clf = EvXGBClassifier(n_estimators=40, **settings).fit(X.to_numpy(), y, groups=groups)
+    _assert_trained_on_all_rows_without_early_stopping(clf, X.to_numpy(), y)
+
+
+def test_too_few_participants_for_an_inner_split_trains_on_all_rows(frame):
+    # two participants, one class each: holding either out leaves one class to train on
+    X, y, _, _, _ = frame
+    rows = np.r_[np.flatnonzero(y == 0)[:20], np.flatnonzero(y == 1)[:20]]
+    two_people = np.repeat(["P01", "P02"], 20)
+    with pytest.warns(UserWarning, match="no grouped early-stopping split of 2 participants"):
+        clf = EvXGBClassifier(n_estimators=30).fit(X.to_numpy()[rows], y[rows], groups=two_people)
+    _assert_trained_on_all_rows_without_early_stopping(clf, X.to_numpy()[rows], y[rows])
+
+
+def test_too_few_rows_for_an_inner_split_trains_on_all_rows():
+    X = np.array([[0.0, 1.0], [1.0, 0.0]])
+    y = np.array([0, 1])
+    # holding out either row leaves one class to train on
+    with pytest.warns(UserWarning, match="2 rows are too few to hold some out"):
+        clf = EvXGBClassifier(n_estimators=10).fit(X, y)
+    _assert_trained_on_all_rows_without_early_stopping(clf, X, y)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 42])
@@ -99,5 +170,6 @@ def test_refuses_more_than_two_classes_and_bad_groups(frame):
         EvXGBClassifier(n_estimators=5).fit(X.to_numpy(), np.arange(len(y)) % 3)
     with pytest.raises(ValueError, match="groups has 3 entries but X has 300 rows"):
         EvXGBClassifier(n_estimators=5).fit(X.to_numpy(), y, groups=groups[:3])
-    with pytest.raises(ValueError, match="eval_size must be a float in"):
-        EvXGBClassifier(eval_size=1.5).fit(X.to_numpy(), y)
+    for bad in (1.5, 1.0, -0.1, True):
+        with pytest.raises(ValueError, match=r"eval_size must be a float in \[0, 1\)"):
+            EvXGBClassifier(eval_size=bad).fit(X.to_numpy(), y)

@@ -1,5 +1,8 @@
 """The named pipelines: user's settings, training rows only, foreign names, selection fallback."""
 
+import re
+import uuid
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +17,7 @@ from kemo_attention.models.zoo import (
     feature_importances,
     fit_pipeline,
     make_pipeline,
+    model_settings,
     selected_features,
 )
 
@@ -42,28 +46,61 @@ def test_every_model_fits_on_foreign_feature_names(frame, name):
         assert np.isfinite(importances).all()
 
 
-def test_scaler_and_selector_see_training_rows_only(frame):
-    X, y, groups, bools, nums = frame
-    tr, te = _split(groups)
-    X = X.copy()
-    # extreme values in the TEST rows only: any leak into fitting would show in mean_/coef_
-    X.loc[X.index[te], nums] = 1e6
-    pipe = make_pipeline("logreg", bool_columns=bools, numeric_columns=nums)
-    fit_pipeline(pipe, X.iloc[tr], y[tr], groups[tr])
-    scaler = pipe.named_steps["scale"].named_transformers_["num"]
-    train_values = X.iloc[tr][nums].to_numpy(dtype=np.float64)
+def _front_of_fold(X, y, train, test, bools, nums):
+    """The scale + select front as an evaluation run fits it: given ALL rows and the fold's indices."""
+    from kemo_attention.evaluate import runner
+
+    settings = {"run_id": f"zoo-test-{uuid.uuid4().hex}", "seed": 42, "bool_columns": bools, "numeric_columns": nums}
+    scale, select, _, _, _ = runner._front_for_fold(0, train, test, X, y, settings)
+    return scale, select
+
+
+def _assert_fitted_on_training_rows_only(scale, select, X, y, train, bools, nums):
+    scaler = scale.named_transformers_["num"]
+    train_values = X.iloc[train][nums].to_numpy(dtype=np.float64)
     assert np.allclose(scaler.mean_, train_values.mean(axis=0), atol=1e-5)
     assert np.allclose(scaler.scale_, train_values.std(axis=0), rtol=1e-4)
     assert np.abs(scaler.mean_).max() < 1.0  # would be ~1e5 if the test rows had leaked in
 
     # the selector's LinearSVC equals one fitted independently on the scaled training rows
-    scaled = np.hstack([(train_values - train_values.mean(0)) / train_values.std(0), X.iloc[tr][bools].to_numpy(float)])
+    scaled = np.hstack([(train_values - train_values.mean(0)) / train_values.std(0), X.iloc[train][bools].to_numpy(float)])
     ref = LinearSVC(penalty="l1", loss="squared_hinge", dual=False, tol=1e-3, C=0.01, max_iter=5000, random_state=42)
-    ref.fit(scaled, y[tr])
-    fitted = pipe.named_steps["select"].estimator_
-    assert np.allclose(fitted.coef_, ref.coef_, atol=1e-4)
+    ref.fit(scaled, y[train])
+    assert np.allclose(select.estimator_.coef_, ref.coef_, atol=1e-4)
     expected = [c for c, w in zip(nums + bools, np.abs(ref.coef_.ravel())) if w >= 1e-5]
-    assert selected_features(pipe) == expected
+    assert [str(c) for c in select.get_feature_names_out()] == expected
+
+
+def _with_extreme_test_rows(X, test, nums):
+    X = X.copy()
+    # extreme values in the TEST rows only: any leak into fitting would show in mean_/coef_
+    X.loc[X.index[test], nums] = 1e6
+    return X
+
+
+def test_scaler_and_selector_see_training_rows_only(frame):
+    X, y, groups, bools, nums = frame
+    tr, te = _split(groups)
+    X = _with_extreme_test_rows(X, te, nums)
+    # the fold's front is handed every row, test rows included, as in an evaluation run
+    scale, select = _front_of_fold(X, y, tr, te, bools, nums)
+    _assert_fitted_on_training_rows_only(scale, select, X, y, tr, bools, nums)
+
+    # the same pipeline through fit_pipeline on the training rows agrees
+    pipe = make_pipeline("logreg", bool_columns=bools, numeric_columns=nums)
+    fit_pipeline(pipe, X.iloc[tr], y[tr], groups[tr])
+    _assert_fitted_on_training_rows_only(pipe.named_steps["scale"], pipe.named_steps["select"], X, y, tr, bools, nums)
+
+
+def test_the_training_rows_check_catches_a_leaky_fit(frame):
+    # a deliberately leaky front, fitted on training AND test rows: the check above must trip
+    X, y, groups, bools, nums = frame
+    tr, te = _split(groups)
+    X = _with_extreme_test_rows(X, te, nums)
+    leaky_scale, leaky_select = _front_of_fold(X, y, np.arange(len(y)), te, bools, nums)
+    with pytest.raises(AssertionError):
+        _assert_fitted_on_training_rows_only(leaky_scale, leaky_select, X, y, tr, bools, nums)
+    assert np.abs(leaky_scale.named_transformers_["num"].mean_).max() > 1e5  # the "~1e5" the check names
 
 
 def test_the_user_settings_are_kept(frame):
@@ -81,12 +118,52 @@ def test_the_user_settings_are_kept(frame):
     assert (svc["penalty"], svc["loss"], svc["dual"], svc["tol"], svc["C"], svc["max_iter"]) == ("l1", "squared_hinge", False, 1e-3, 0.01, 5000)
     assert select.threshold == 1e-5
 
+    rf = make_pipeline("rf", bool_columns=bools, numeric_columns=nums).named_steps["rf"]
+    assert (rf.max_depth, rf.random_state, rf.n_estimators) == (5, 42, 100)  # the user's forest
     voting = make_pipeline("voting", bool_columns=bools, numeric_columns=nums).named_steps["voting"]
     assert voting.voting == "soft" and [n for n, _ in voting.estimators] == ["logreg", "rf", "lgbm"]
+    assert dict(voting.estimators)["rf"].max_depth == 5  # the same forest inside the ensemble
     dummy = make_pipeline("dummy", bool_columns=bools, numeric_columns=nums).named_steps["dummy"]
     assert dummy.strategy == "prior"
-    evxgb = make_pipeline("evxgb", bool_columns=bools, numeric_columns=nums).named_steps["evxgb"]
-    assert (evxgb.learning_rate, evxgb.n_estimators, evxgb.eval_size, evxgb.early_stopping_rounds) == (0.01, 1000, 0.2, 10)
+    evxgb = make_pipeline("evxgb", bool_columns=bools, numeric_columns=nums).named_steps["evxgb"].get_params()
+    users = dict(learning_rate=0.03, max_depth=3, gamma=2.0, reg_alpha=2.0, reg_lambda=2.0, subsample=0.8,
+                 colsample_bytree=0.8, eval_size=0.2, early_stopping_rounds=50, random_state=42)  # fmt: skip
+    assert {k: evxgb[k] for k in users} == users
+    assert evxgb["n_estimators"] >= 1000
+
+
+def _settings_named_in(text):
+    """name=value pairs written in a description, values parsed as numbers or quoted strings."""
+    pairs = {}
+    for key, raw in re.findall(r"\b([a-z_]+)=('[^']*'|[-0-9.e]+)", text):
+        pairs[key] = raw.strip("'") if raw.startswith("'") else float(raw)
+    return pairs
+
+
+@pytest.mark.parametrize("name", ["rf", "lgbm", "evxgb"])
+def test_the_description_states_the_settings_the_model_really_has(name):
+    # every name=value the text gives must be the value the built estimator carries
+    stated = _settings_named_in(describe_model(name).split(" Pipeline:")[0])
+    actual = model_settings(name)
+    assert len(stated) >= 3
+    for key, value in stated.items():
+        assert key in actual, key
+        assert actual[key] == value, (key, actual[key], value)
+    if name == "rf":
+        assert stated["max_depth"] == 5
+    if name == "evxgb":
+        assert {k: stated[k] for k in ("learning_rate", "max_depth", "gamma", "early_stopping_rounds")} == {
+            "learning_rate": 0.03, "max_depth": 3, "gamma": 2.0, "early_stopping_rounds": 50}  # fmt: skip
+
+
+def test_model_settings_follow_the_seed_and_the_fast_cap():
+    assert model_settings("rf", random_state=7)["random_state"] == 7
+    assert model_settings("rf", fast=True)["n_estimators"] == 25
+    assert model_settings("evxgb", fast=True)["n_estimators"] == 100
+    voting = model_settings("voting")
+    assert voting["voting"] == "soft" and voting["members"]["rf"]["max_depth"] == 5
+    assert voting["members"]["lgbm"]["learning_rate"] == 0.03
+    assert model_settings("logreg")["selector"]["C"] == 0.01
 
 
 def test_logreg_is_l1(frame):

@@ -5,6 +5,11 @@ Layout (interfaces.md)::
     manifest.json  fold_metrics.csv  leaderboard.csv  leaderboard.md  oof_predictions.parquet
     selected_features.csv  participant_scores.csv  plots/{roc,pr,confusion,top_features,participants}.png
 
+``fold_metrics.csv`` ends with ``boosting_rounds`` (the rounds EvXGB used in that fold; empty
+for the other models). The manifest holds each model's description, its settings as the run
+built them (``model_settings``) and, per EvXGB fold, the rounds used and built
+(``notes.boosting_rounds``).
+
 Everything goes into a hidden ``.<name>.tmp-*`` folder beside the target; ``manifest.json``
 (with ``"complete": true``) is the last file written, then the folder is renamed into place.
 An existing target is moved aside only once the new folder is complete, and deleted after
@@ -182,7 +187,7 @@ def write_run_folder(out_dir, *, dataset, tables, run_info, timings, notes, inpu
     """Write every output file into a temporary folder, then rename it to ``out_dir``."""
     from kemo_attention.evaluate import plots
     from kemo_attention.evaluate.runner import label_name
-    from kemo_attention.models.zoo import describe_model
+    from kemo_attention.models.zoo import describe_model, model_settings
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -211,6 +216,10 @@ def write_run_folder(out_dir, *, dataset, tables, run_info, timings, notes, inpu
             "input": _input_info(dataset, input_path),
             "dataset_meta": {k: v for k, v in dataset.meta.items() if k != "prompt_time_ms"},
             "models": {m: describe_model(m) for m in run_info["models"]},
+            # read back from the estimators as this run built them (seed, fast cap included)
+            "model_settings": {
+                m: model_settings(m, random_state=run_info["seed"], fast=run_info["fast"]) for m in run_info["models"]
+            },
             "versions": library_versions(),
             "timings": {
                 **timings,

@@ -127,8 +127,17 @@ def fit_fold(item, X, y, groups, settings) -> dict[str, Any]:
         "fit_seconds": fit_seconds,
         "front_seconds": front_seconds,
         "selector_fallback": bool(getattr(select, "fallback_used_", False)),
-        "best_iteration": int(last.best_iteration_) if model == "evxgb" else None,
+        # EvXGB: rounds the fitted model uses and rounds built before early stopping ended it
+        "boosting_rounds": _boosting_rounds(last) if model == "evxgb" else None,
         "warnings": caught_messages,
+    }
+
+
+def _boosting_rounds(estimator) -> dict[str, Any]:
+    return {
+        "used": int(estimator.n_rounds_),
+        "trained": int(estimator.n_rounds_trained_),
+        "inner_split": str(estimator.inner_split_),
     }
 
 
@@ -278,8 +287,9 @@ def run_evaluation(
     notes = {
         "selector_fallbacks": [f"{r['model']}/fold{r['fold']}" for r in results if r["selector_fallback"]],
         "warnings": sorted({w for r in results for w in r["warnings"]}),
-        "best_iterations": {
-            f"{r['model']}/fold{r['fold']}": r["best_iteration"] for r in results if r["best_iteration"] is not None
+        # per EvXGB fold: rounds used (best round + 1), rounds built, kind of inner split
+        "boosting_rounds": {
+            f"{r['model']}/fold{r['fold']}": r["boosting_rounds"] for r in results if r["boosting_rounds"] is not None
         },
     }
     report.write_run_folder(
@@ -305,8 +315,9 @@ def collect_tables(dataset: Dataset, folds, results) -> dict[str, pd.DataFrame]:
     for r in results:
         tr, te = folds[r["fold"]]
         key = {"model": r["model"], "fold": r["fold"]}
-        metric_rows.append({**key, "split": "train", **binary_metrics(y[tr], r["proba_train"])})
-        metric_rows.append({**key, "split": "test", **binary_metrics(y[te], r["proba_test"])})
+        rounds = {"boosting_rounds": (r.get("boosting_rounds") or {}).get("used")}
+        metric_rows.append({**key, "split": "train", **binary_metrics(y[tr], r["proba_train"]), **rounds})
+        metric_rows.append({**key, "split": "test", **binary_metrics(y[te], r["proba_test"]), **rounds})
         oof_parts.append(
             pd.DataFrame(
                 {
@@ -328,6 +339,8 @@ def collect_tables(dataset: Dataset, folds, results) -> dict[str, pd.DataFrame]:
 
     # results come in item order (model, then fold) and train precedes test: no sorting needed
     fold_metrics = pd.DataFrame(metric_rows)
+    # rounds the fold's EvXGB model used; empty for the other models
+    fold_metrics["boosting_rounds"] = fold_metrics["boosting_rounds"].astype("Int64")
     oof = pd.concat(oof_parts, ignore_index=True)
     oof["fold"] = oof["fold"].astype("int64")
     oof["sample"] = oof["sample"].astype("int64")

@@ -10,6 +10,16 @@ How groups reach it inside a pipeline: pass them as a step fit parameter,
 ``pipeline.fit(X, y, evxgb__groups=groups)`` (``models.zoo.fit_pipeline`` does this). No
 global metadata-routing switch is needed, and the voting ensemble holds no EvXGB.
 
+Without a usable inner split (``early_stopping_rounds=None``, ``eval_size=0``, or too few
+participants or rows to hold some out and keep both classes for training) it trains all
+``n_estimators`` rounds on all rows, without early stopping; ``inner_split_`` says "none".
+
+The defaults are the user's settings (spec/evaluation.md): learning rate 0.03, depth 3,
+gamma 2, L1 and L2 penalties 2, row and column subsampling 0.8, early stopping after 50
+rounds on a 20 % grouped inner split, and an upper bound of 2,000 rounds so that early
+stopping, not the bound, decides (the notebook's 100 rounds ended before it ever triggered).
+``n_rounds_`` records how many rounds the fitted model uses.
+
 Oversampling: the ``sampler`` parameter (an imbalanced-learn sampler, or None) is applied to
 the inner training part only, after the early-stopping split, so early stopping is judged on
 real rows of held-out participants, never on synthetic rows made from them.
@@ -37,17 +47,17 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_estimators : int, default=1000
+    n_estimators : int, default=2000
         Upper bound on boosting rounds; early stopping usually ends far sooner.
-    learning_rate : float, default=0.01
-    max_depth : int, default=6
+    learning_rate : float, default=0.03
+    max_depth : int, default=3
     min_child_weight : float, default=1.0
-    gamma : float, default=0.0
+    gamma : float, default=2.0
         Minimum loss reduction to make a split.
-    subsample : float, default=1.0
-    colsample_bytree : float, default=1.0
-    reg_alpha : float, default=0.0
-    reg_lambda : float, default=1.0
+    subsample : float, default=0.8
+    colsample_bytree : float, default=0.8
+    reg_alpha : float, default=2.0
+    reg_lambda : float, default=2.0
     max_bin : int, default=256
     scale_pos_weight : float, default=1.0
     tree_method : str, default="hist"
@@ -56,12 +66,13 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
     importance_type : str, default="gain"
         What ``feature_importances_`` measures (XGBoost normalises it to sum 1).
     eval_size : float, default=0.2
-        Share of the training data held out for early stopping. With groups, whole
+        Share of the training data held out for early stopping (0: none held out, no early
+        stopping). With groups, whole
         participants are held out: the first fold of
         ``StratifiedGroupKFold(round(1 / eval_size), shuffle=True)`` whose training part
         holds both classes (``GroupShuffleSplit`` when there are fewer participants than
         that). Without groups, a ``StratifiedShuffleSplit`` of rows.
-    early_stopping_rounds : int or None, default=10
+    early_stopping_rounds : int or None, default=50
         None trains all ``n_estimators`` rounds on all rows (no inner split).
     sampler : imbalanced-learn sampler or None, default=None
         Applied to the inner training part only (see the module docstring); it keeps
@@ -77,23 +88,26 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray of str (when X had string column names)
     model_ : xgboost.XGBClassifier, the fitted booster wrapper
     best_iteration_ : int, 0-based index of the best round (predictions use rounds 0..best)
+    n_rounds_ : int, boosting rounds the predictions use (``best_iteration_ + 1``)
+    n_rounds_trained_ : int, rounds actually built (the best round plus the patience rounds
+        after it when early stopping ended the fit; ``n_estimators`` without early stopping)
     feature_importances_ : ndarray of shape (n_features_in_,)
     inner_train_idx_, inner_eval_idx_ : row indices of the inner split (empty eval when
         early stopping is off)
-    inner_split_ : "grouped", "stratified" or "none": which kind of inner split was used
+    inner_split_ : "grouped", "stratified" or "none" (all rows trained, no early stopping)
     """
 
     def __init__(
         self,
-        n_estimators=1000,
-        learning_rate=0.01,
-        max_depth=6,
+        n_estimators=2000,
+        learning_rate=0.03,
+        max_depth=3,
         min_child_weight=1.0,
-        gamma=0.0,
-        subsample=1.0,
-        colsample_bytree=1.0,
-        reg_alpha=0.0,
-        reg_lambda=1.0,
+        gamma=2.0,
+        subsample=0.8,
+        colsample_bytree=0.8,
+        reg_alpha=2.0,
+        reg_lambda=2.0,
         max_bin=256,
         scale_pos_weight=1.0,
         tree_method="hist",
@@ -101,7 +115,7 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
         eval_metric="logloss",
         importance_type="gain",
         eval_size=0.2,
-        early_stopping_rounds=10,
+        early_stopping_rounds=50,
         sampler=None,
         random_state=42,
         n_jobs=1,
@@ -143,8 +157,14 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
         positive_int("n_estimators")
         if self.early_stopping_rounds is not None:
             positive_int("early_stopping_rounds")
-        if not isinstance(self.eval_size, numbers.Real) or not 0.0 < self.eval_size < 1.0:
-            raise ValueError(f"EvXGBClassifier: eval_size must be a float in (0, 1); got {self.eval_size!r}")
+        if (
+            not isinstance(self.eval_size, numbers.Real)
+            or isinstance(self.eval_size, bool)
+            or not 0.0 <= self.eval_size < 1.0
+        ):
+            raise ValueError(
+                f"EvXGBClassifier: eval_size must be a float in [0, 1) (0 = no early stopping); got {self.eval_size!r}"
+            )
         if not self.objective.startswith("binary:"):
             raise ValueError(f"EvXGBClassifier: objective must be a binary objective; got {self.objective!r}")
 
@@ -182,8 +202,8 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
             if groups.shape[0] != X.shape[0]:
                 raise ValueError(f"groups has {groups.shape[0]} entries but X has {X.shape[0]} rows")
 
-        if self.early_stopping_rounds is None:
-            tr, ev, kind = np.arange(X.shape[0]), np.array([], dtype=int), "none"
+        if self.early_stopping_rounds is None or self.eval_size == 0:
+            tr, ev, kind = self._no_inner_split(X.shape[0])
         else:
             tr, ev, kind = self._inner_split(y_enc, groups)
         self.inner_train_idx_, self.inner_eval_idx_, self.inner_split_ = tr, ev, kind
@@ -192,13 +212,18 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
         if self.sampler is not None:
             X_tr, y_tr = self._resample(X_tr, y_tr)
 
-        self.model_ = self._make_booster()
+        early_stopping = len(ev) > 0
+        # XGBoost refuses early_stopping_rounds without a validation set, so the booster
+        # gets it only when there is one; otherwise all n_estimators rounds on all rows.
+        self.model_ = self._make_booster(self.early_stopping_rounds if early_stopping else None)
         fit_kw = {"verbose": False}
-        if len(ev):
+        if early_stopping:
             fit_kw["eval_set"] = [(X[ev], y_enc[ev])]
         self.model_.fit(X_tr, y_tr, **fit_kw)
-        best = getattr(self.model_, "best_iteration", None) if len(ev) else None
-        self.best_iteration_ = int(best) if best is not None else int(self.n_estimators) - 1
+        self.n_rounds_trained_ = int(self.model_.get_booster().num_boosted_rounds())
+        best = getattr(self.model_, "best_iteration", None) if early_stopping else None
+        self.best_iteration_ = int(best) if best is not None else self.n_rounds_trained_ - 1
+        self.n_rounds_ = self.best_iteration_ + 1
         self.feature_importances_ = np.asarray(self.model_.feature_importances_, dtype=float)
         return self
 
@@ -213,7 +238,7 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ---------------------------------------------------------------- helpers
-    def _make_booster(self):
+    def _make_booster(self, early_stopping_rounds):
         from xgboost import XGBClassifier
 
         return XGBClassifier(
@@ -232,13 +257,22 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
             objective=self.objective,
             eval_metric=self.eval_metric,
             importance_type=self.importance_type,
-            early_stopping_rounds=self.early_stopping_rounds,
+            early_stopping_rounds=early_stopping_rounds,
             random_state=self.random_state,
             n_jobs=self.n_jobs,
         )
 
+    @staticmethod
+    def _no_inner_split(n):
+        """All rows train, none are held out: no early stopping."""
+        return np.arange(n), np.array([], dtype=int), "none"
+
     def _inner_split(self, y, groups):
-        """(train rows, eval rows, kind). Grouped when 2+ participants are known."""
+        """(train rows, eval rows, kind). Grouped when 2+ participants are known.
+
+        "none" (all rows train, no early stopping) when no split keeps both classes in the
+        inner training part, with a warning saying why.
+        """
         n = y.shape[0]
         dummy_X = np.zeros((n, 1))
         if groups is not None:
@@ -256,10 +290,16 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
                 for tr, ev in candidates:
                     if len(ev) and np.unique(y[tr]).shape[0] == 2:
                         return tr, ev, "grouped"
-                raise ValueError(
+                # Falling back to a row split would put one person on both sides; better to
+                # train on everything without early stopping, and say so.
+                warnings.warn(
                     f"EvXGBClassifier: no grouped early-stopping split of {n_groups} participants "
-                    "leaves both classes in the inner training part"
+                    "leaves both classes in the inner training part; training all "
+                    f"{self.n_estimators} rounds on all rows without early stopping",
+                    UserWarning,
+                    stacklevel=3,
                 )
+                return self._no_inner_split(n)
             warnings.warn(
                 "EvXGBClassifier: only one participant in groups; the early-stopping split "
                 "falls back to a stratified split of rows",
@@ -275,8 +315,13 @@ class EvXGBClassifier(ClassifierMixin, BaseEstimator):
         for tr, ev in splitter.split(dummy_X, y):
             if np.unique(y[tr]).shape[0] == 2:
                 return tr, ev, "stratified"
-        # Too few rows to hold any out and keep both classes: train on all, no early stopping.
-        return np.arange(n), np.array([], dtype=int), "none"
+        warnings.warn(
+            f"EvXGBClassifier: {n} rows are too few to hold some out for early stopping and keep "
+            f"both classes for training; training all {self.n_estimators} rounds on all rows",
+            UserWarning,
+            stacklevel=3,
+        )
+        return self._no_inner_split(n)
 
     def _resample(self, X_tr, y_tr):
         sampler = clone(self.sampler)

@@ -21,6 +21,9 @@ participant-grouped early-stopping split. Fit it with :func:`fit_pipeline`, whic
 
 ``fast=True`` (tests and quick looks only; recorded in the run manifest) caps the number
 of trees: rf 25, lgbm 25 (and inside voting), evxgb 100 rounds. Nothing else changes.
+
+:func:`model_settings` reads the settings back from the estimators themselves (what a run
+really used, for the run manifest); :func:`describe_model` says the same in words.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ LGBM_PARAMS = dict(
     verbosity=-1,
     n_jobs=1,
 )
+# The user's forest: depth 5 (also inside voting), otherwise scikit-learn's defaults (100 trees).
+RF_PARAMS = dict(max_depth=5, random_state=42, n_jobs=1)
+# The user's EvXGB settings are EvXGBClassifier's own defaults (models/evxgb.py); only the
+# seed and the fast cap are set here.
+EVXGB_FAST_ROUNDS = 100
 
 _SELECTOR_TEXT = (
     "StandardScaler on numeric columns (bool columns as 0/1) -> "
@@ -59,7 +67,7 @@ _SELECTOR_TEXT = (
 
 _DESCRIPTIONS = {
     "logreg": "LogisticRegression with an L1 penalty (liblinear solver, random_state=42).",
-    "rf": "RandomForestClassifier(random_state=42, n_jobs=1), 100 trees.",
+    "rf": "RandomForestClassifier(max_depth=5, random_state=42, n_jobs=1), 100 trees: the user's settings.",
     "lgbm": (
         "LGBMClassifier(random_state=42, learning_rate=0.03, max_depth=5, num_leaves=31, "
         "min_child_samples=10, reg_alpha=2.0, reg_lambda=2.0, subsample=0.8, colsample_bytree=0.8, "
@@ -68,13 +76,16 @@ _DESCRIPTIONS = {
         "subsample_freq > 0); kept as the user set it."
     ),
     "voting": (
-        "Soft VotingClassifier of logreg + rf + lgbm (each as described for its own name; the "
-        "lgbm member's subsample has no effect without subsample_freq > 0)."
+        "Soft VotingClassifier of logreg + rf + lgbm (each as described for its own name: the "
+        "forest with max_depth=5; the lgbm member's subsample has no effect without subsample_freq > 0)."
     ),
     "evxgb": (
-        "EvXGBClassifier: XGBoost (binary:logistic, learning_rate=0.01, up to 1000 rounds, "
-        "random_state=42) with early stopping (10 rounds, logloss) on an inner validation split "
-        "of the training fold (eval_size=0.2) that holds out whole participants."
+        "EvXGBClassifier: XGBoost (objective='binary:logistic', learning_rate=0.03, max_depth=3, "
+        "gamma=2.0, reg_alpha=2.0, reg_lambda=2.0, subsample=0.8, colsample_bytree=0.8, "
+        "n_estimators=2000 as an upper bound, random_state=42): the user's settings, with early "
+        "stopping (early_stopping_rounds=50, eval_metric='logloss') on an inner validation split "
+        "of the training fold (eval_size=0.2) that holds out whole participants; the rounds used "
+        "are recorded per fold. Without a usable inner split it trains all rounds on all rows."
     ),
     "dummy": "DummyClassifier(strategy='prior'): predicts the training base rate; the floor to read results against.",
 }
@@ -84,6 +95,59 @@ def describe_model(name: str) -> str:
     """One paragraph saying what the named pipeline does (used in reports and bundles)."""
     _check_name(name)
     return f"{name}: {_DESCRIPTIONS[name]} Pipeline: {_SELECTOR_TEXT}."
+
+
+def model_settings(name: str, *, random_state: int = 42, fast: bool = False) -> dict:
+    """The estimator's settings as the named pipeline builds them (JSON-ready).
+
+    Read back with ``get_params`` from the objects :func:`make_pipeline` uses, so the
+    manifest shows what ran, not what was meant. ``voting`` lists its members' settings;
+    every model also lists the selector's.
+    """
+    _check_name(name)
+
+    def plain(params: dict) -> dict:
+        out = {}
+        for key, value in sorted(params.items()):
+            if value is None or isinstance(value, (bool, int, float, str)):
+                out[key] = value
+            elif isinstance(value, (np.integer, np.floating)):
+                out[key] = value.item()
+        return out
+
+    estimator = _estimator(name, random_state, fast, None)
+    if name == "voting":
+        settings = {
+            "voting": estimator.voting,
+            "members": {m: {"estimator": type(e).__name__, **plain(e.get_params())} for m, e in estimator.estimators},
+        }
+    else:
+        settings = plain(estimator.get_params(deep=False))
+    selector = _selector(random_state)
+    return {
+        "estimator": type(estimator).__name__,
+        **settings,
+        "selector": {"estimator": "LinearSVC", "threshold": selector.threshold, **plain(selector.estimator.get_params())},
+    }
+
+
+def _selector(random_state: int):
+    from sklearn.svm import LinearSVC
+
+    from kemo_attention.models.selection import L1Selector
+
+    return L1Selector(
+        LinearSVC(
+            penalty="l1",
+            loss="squared_hinge",
+            dual=False,
+            tol=1e-3,
+            C=0.01,
+            max_iter=5000,
+            random_state=random_state,
+        ),
+        threshold=1e-5,
+    )
 
 
 def _check_name(name: str) -> None:
@@ -119,7 +183,8 @@ def _estimator(name: str, random_state: int, fast: bool, sampler):
     if name == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
-        return RandomForestClassifier(n_estimators=25 if fast else 100, random_state=random_state, n_jobs=1)
+        params = dict(RF_PARAMS, random_state=random_state, n_estimators=25 if fast else 100)
+        return RandomForestClassifier(**params)
     if name == "lgbm":
         from lightgbm import LGBMClassifier
 
@@ -135,7 +200,10 @@ def _estimator(name: str, random_state: int, fast: bool, sampler):
     if name == "evxgb":
         from kemo_attention.models.evxgb import EvXGBClassifier
 
-        return EvXGBClassifier(n_estimators=100 if fast else 1000, random_state=random_state, sampler=sampler)
+        clf = EvXGBClassifier(random_state=random_state, sampler=sampler)
+        if fast:
+            clf.set_params(n_estimators=EVXGB_FAST_ROUNDS)
+        return clf
     from sklearn.dummy import DummyClassifier
 
     return DummyClassifier(strategy="prior")
@@ -167,10 +235,8 @@ def make_pipeline(
     from imblearn.pipeline import Pipeline
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
-    from sklearn.svm import LinearSVC
 
     from kemo_attention.models.sampling import BoolAwareSMOTE
-    from kemo_attention.models.selection import L1Selector
 
     _check_name(name)
     bool_columns, numeric_columns = list(bool_columns), list(numeric_columns)
@@ -186,18 +252,7 @@ def make_pipeline(
     if bool_columns:
         parts.append(("bool", FunctionTransformer(_as_float, feature_names_out="one-to-one"), bool_columns))
     scale = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
-    select = L1Selector(
-        LinearSVC(
-            penalty="l1",
-            loss="squared_hinge",
-            dual=False,
-            tol=1e-3,
-            C=0.01,
-            max_iter=5000,
-            random_state=random_state,
-        ),
-        threshold=1e-5,
-    )
+    select = _selector(random_state)
     steps = [("scale", scale.set_output(transform="pandas")), ("select", select.set_output(transform="pandas"))]
     sampler = BoolAwareSMOTE(bool_columns=tuple(bool_columns), random_state=random_state) if oversample else None
     if name == "evxgb":
