@@ -7,9 +7,6 @@ from typing import Optional
 
 import typer
 
-_SHOWN = ("f1_macro", "balanced_accuracy", "roc_auc", "pr_auc_1", "mcc", "accuracy")
-
-
 def evaluate(
     data: Path = typer.Argument(..., help="Feature file: attention.pkl (tuple or dict) or .parquet."),
     models: str = typer.Option("all", "--models", help="'all' or a comma list of logreg,rf,lgbm,voting,evxgb,dummy (dummy is always added)."),
@@ -27,12 +24,12 @@ def evaluate(
     Writes fold metrics, the leaderboard, out-of-fold predictions, selected features, per-participant scores, plots and a manifest; prints the leaderboard.
     """
     from rich.console import Console
-    from rich.table import Table
 
     from kemo_attention.compute import Executor
     from kemo_attention.dataset import DatasetFormatError, load_dataset
     from kemo_attention.errors import DataError, KemoError
     from kemo_attention.evaluate.runner import label_name, normalise_models, run_evaluation
+    from kemo_attention.evaluate.terminal import print_leaderboard
 
     model_list = normalise_models(models)
     try:
@@ -56,16 +53,7 @@ def evaluate(
     except TaskError as exc:
         raise KemoError(f"evaluation failed, nothing written to {out_dir}: {exc}") from exc
 
-    table = Table(title=f"{label} ({dataset.feature_mode} features, {cv}, {len(dataset)} samples)")
-    table.add_column("model")
-    for metric in _SHOWN:
-        table.add_column(metric, justify="right")
-    for _, row in board.iterrows():
-        cells = []
-        for metric in _SHOWN:
-            mean, sd = row[f"{metric}_mean"], row[f"{metric}_std"]
-            cells.append("-" if mean != mean else (f"{mean:.3f} ± {sd:.3f}" if sd == sd else f"{mean:.3f}"))
-        table.add_row(str(row["model"]), *cells)
     console = Console()
-    console.print(table)
+    title = f"{label}: {dataset.feature_mode} features, {cv}, {len(dataset)} samples (test folds, mean ± SD)"
+    print_leaderboard(console, board, title)
     console.print(f"wrote {out_dir}/ (leaderboard.md, fold_metrics.csv, oof_predictions.parquet, plots/)")
