@@ -12,8 +12,11 @@ import streamlit as st
 
 from kemo_attention.dashboard import cache, data
 from kemo_attention.dashboard.config import DashboardConfig
+from kemo_attention.dashboard.labels import plain_header
 
 ALL_TYPES = "(all types)"
+# Problems shown as a table (it wraps, so it fits any window); the rest are in the JSON report.
+MAX_PROBLEM_ROWS = 200
 
 
 def render(cfg: DashboardConfig) -> None:
@@ -119,7 +122,7 @@ def _problems(report: dict[str, Any]) -> None:
     problems = report.get("problems") or []
     if participants:
         with st.expander(f"Participants ({len(participants)})"):
-            st.dataframe(pd.DataFrame.from_records(participants), hide_index=True)
+            st.table(readable_table(pd.DataFrame.from_records(participants)))
     st.subheader("Problems found by the check")
     if not problems:
         st.success("No problems recorded.")
@@ -128,5 +131,23 @@ def _problems(report: dict[str, Any]) -> None:
     if "count" in table:
         kinds = table.groupby("kind")["count"].sum().sort_values(ascending=False) if "kind" in table else None
         if kinds is not None:
-            st.caption("; ".join(f"{k}: {int(v):,}" for k, v in kinds.items()))
-    st.dataframe(table, hide_index=True)
+            st.caption("; ".join(f"{str(k).replace('_', ' ')}: {int(v):,}" for k, v in kinds.items()))
+    if len(table) > MAX_PROBLEM_ROWS:
+        st.caption(f"The first {MAX_PROBLEM_ROWS} of {len(table):,} problem records; all of them are in the check report (JSON).")
+    st.table(readable_table(table.head(MAX_PROBLEM_ROWS)))
+
+
+def readable_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A check-report table for reading: empty columns dropped, epoch-ms columns as UTC times,
+    kinds with spaces, plain headers, no index column."""
+    out = frame.dropna(axis=1, how="all").copy()
+    for column in [c for c in out.columns if str(c).endswith("_ms")]:
+        stamps = pd.to_datetime(pd.to_numeric(out[column], errors="coerce"), unit="ms", utc=True)
+        out[column] = stamps.dt.strftime("%Y-%m-%d %H:%M UTC").fillna("")
+    if "kind" in out:
+        out["kind"] = out["kind"].astype(str).str.replace("_", " ")
+    for column in out.columns:  # row numbers and counts as integers, missing ones blank
+        if out[column].dtype.kind == "f" and out[column].dropna().eq(out[column].dropna().round()).all():
+            out[column] = out[column].map(lambda v: "" if v != v else f"{int(v):,}")
+    out.columns = [plain_header(c) for c in out.columns]
+    return out.set_index(out.columns[0]) if len(out.columns) else out
