@@ -91,7 +91,7 @@ def _type_heatmap(daily: pd.DataFrame) -> None:
         x=alt.X("type:N", title="data type", sort=list(matrix.columns), axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
         y=alt.Y("pcode:N", title="participant", axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("share:Q", scale=alt.Scale(domain=[0, 1], scheme="greens"), title="share of days"),
-        tooltip=["pcode", "type", alt.Tooltip("share:Q", format=".0%")],
+        tooltip=[alt.Tooltip("pcode:N", title="participant"), alt.Tooltip("type:N", title="data type"), alt.Tooltip("share:Q", format=".0%", title="share of days")],
     )
     # A step height: a fixed number of pixels would be shared with the axis labels and can collapse.
     st.altair_chart(chart.properties(height=alt.Step(18), title="data yield"), width="stretch")
@@ -111,7 +111,7 @@ def _day_heatmap(daily: pd.DataFrame) -> None:
         x=alt.X("day:O", title=axis, sort=list(dict.fromkeys(cells["day"])), axis=alt.Axis(labelAngle=-45 if axis == "calendar date" else 0)),
         y=alt.Y("pcode:N", title="participant", axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("log10_rows:Q", scale=alt.Scale(scheme="viridis"), title="log10 rows"),
-        tooltip=["pcode", "day", alt.Tooltip("rows:Q", format=",")],
+        tooltip=[alt.Tooltip("pcode:N", title="participant"), "day", alt.Tooltip("rows:Q", format=",")],
     )
     st.altair_chart(chart.properties(height=alt.Step(18), title=f"rows per day: {chosen}"), width="stretch")
     st.caption("Empty cells: no row that day. A gap of days inside a participant's study is worth a look.")

@@ -167,6 +167,6 @@ def _participant_spread(folder: data.EvalFolder, models: list[str]) -> None:
     x = alt.X("model:N", sort=models, title=None)
     box = alt.Chart(part).mark_boxplot(extent="min-max", opacity=0.5).encode(x=x, y=y)
     points = alt.Chart(part).mark_circle(size=40, opacity=0.7).encode(
-        x=x, y=y, color=alt.Color("model:N", sort=models, legend=None), tooltip=["pcode", "fold", "n", alt.Tooltip(f"{metric}:Q", format=".3f")]
+        x=x, y=y, color=alt.Color("model:N", sort=models, legend=None), tooltip=[alt.Tooltip("pcode:N", title="participant"), "fold", alt.Tooltip("n:Q", title="answers"), alt.Tooltip(f"{metric}:Q", format=".3f", title=plain_header(metric))]
     )
     st.altair_chart((box + points).properties(height=320), width="stretch")

@@ -78,7 +78,7 @@ def _timeline_chart(timeline: pd.DataFrame, raw: pd.DataFrame | None, label: str
     if days[0] == days[1]:
         days = [days[0] - 0.5, days[1] + 0.5]
     x = alt.X(f"{x_field}:Q", title=x_title, scale=alt.Scale(domain=[float(days[0]), float(days[1])], nice=False))
-    tooltip = ["local_time", "fold", alt.Tooltip("proba:Q", format=".3f", title="P(y=1)"), alt.Tooltip("y_true:Q", title="label")]
+    tooltip = [alt.Tooltip("local_time:N", title="local time"), "fold", alt.Tooltip("proba:Q", format=".3f", title="P(y=1)"), alt.Tooltip("y_true:Q", title="label")]
     frame = timeline.assign(label_name=timeline["y_true"].map({0: "label 0", 1: "label 1"}))
     proba = alt.Chart(frame).mark_line(point=True, color="#1f77b4").encode(
         x=x, y=alt.Y("proba:Q", title="P(y=1) / label", scale=alt.Scale(domain=[0, 1])), tooltip=tooltip
@@ -103,7 +103,7 @@ def _timeline_chart(timeline: pd.DataFrame, raw: pd.DataFrame | None, label: str
         y=alt.Y("value:Q", title=f"{label} (-3..+3)", scale=alt.Scale(domain=[-3, 3])),
         color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["scheduled", "voluntary"], range=["#555555", "#bbbbbb"]),
                         legend=alt.Legend(orient="bottom")),
-        tooltip=["local_time", "value", "kind"],
+        tooltip=[alt.Tooltip("local_time:N", title="local time"), "value", "kind"],
     )
     bottom = bars.properties(height=160, title=f"Raw {label} answers from EsmResponse")
     st.altair_chart(bottom, width="stretch")
