@@ -257,6 +257,10 @@ COLUMN_LABELS: dict[str, str] = {
     "esm_responses": "self-reports",
     "first_ms": "first record",
     "last_ms": "last record",
+    "first_day": "first day",
+    "last_day": "last day",
+    "problem_kinds": "kinds of problems",
+    "scheduled_responses": "scheduled self-reports",
     "n_estimators_used": "boosting rounds used",
 }
 

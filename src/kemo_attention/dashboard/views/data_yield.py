@@ -122,7 +122,7 @@ def _problems(report: dict[str, Any]) -> None:
     problems = report.get("problems") or []
     if participants:
         with st.expander(f"Participants ({len(participants)})"):
-            st.table(readable_table(pd.DataFrame.from_records(participants)))
+            st.table(readable_table(_participants_frame(participants)))
     st.subheader("Problems found by the check")
     if not problems:
         st.success("No problems recorded.")
@@ -134,7 +134,38 @@ def _problems(report: dict[str, Any]) -> None:
             st.caption("; ".join(f"{str(k).replace('_', ' ')}: {int(v):,}" for k, v in kinds.items()))
     if len(table) > MAX_PROBLEM_ROWS:
         st.caption(f"The first {MAX_PROBLEM_ROWS} of {len(table):,} problem records; all of them are in the check report (JSON).")
-    st.table(readable_table(table.head(MAX_PROBLEM_ROWS)))
+    st.table(readable_table(_problems_frame(table.head(MAX_PROBLEM_ROWS))))
+
+
+def _participants_frame(participants: list[dict[str, Any]]) -> pd.DataFrame:
+    """The columns a reader compares across people; kinds of problems as one short text."""
+    frame = pd.DataFrame.from_records(participants)
+    if "problem_kinds" in frame:
+        frame["problem_kinds"] = [
+            ", ".join(f"{str(k).replace('_', ' ')} {v}" for k, v in kinds.items()) if isinstance(kinds, dict) else ""
+            for kinds in frame["problem_kinds"]
+        ]
+    if "esm_responses" in frame and "scheduled_responses" in frame:  # one cell: "37 (36 scheduled)"
+        frame["esm_responses"] = [
+            "" if a != a else (f"{int(a)} ({int(b)} scheduled)" if b == b else f"{int(a)}")
+            for a, b in zip(frame["esm_responses"], frame["scheduled_responses"])
+        ]
+        frame = frame.drop(columns="scheduled_responses")
+    if "first_day" in frame and "days" in frame:  # first day + days say it in two short cells
+        frame = frame.drop(columns=[c for c in ("first_ms", "last_ms", "last_day") if c in frame])
+    return frame
+
+
+def _problems_frame(problems: pd.DataFrame) -> pd.DataFrame:
+    """File and column as one "where" cell; the row is in the message already."""
+    frame = problems.copy()
+    if "file" in frame:
+        column = frame["column"] if "column" in frame else pd.Series([None] * len(frame), index=frame.index)
+        frame.insert(0, "where", [f"{f}, column {c}" if isinstance(c, str) and c else str(f) for f, c in zip(frame["file"], column)])
+        frame = frame.drop(columns=[c for c in ("file", "column") if c in frame])
+    if "message" in frame and "row" in frame:
+        frame = frame.drop(columns="row")
+    return frame
 
 
 def readable_table(frame: pd.DataFrame) -> pd.DataFrame:
