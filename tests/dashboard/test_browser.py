@@ -116,7 +116,8 @@ MIN_CHARTS = {"Models": 4, "Features": 1, "People": 2, "Data": 2, "Try it": 1}
 # What sticks out, measured in the page: the document scrolling sideways; any chart, table or
 # data grid wider than the block it sits in (a column, or the page); a data grid or table
 # whose content needs a horizontal scroll bar (columns cut off); a chart label that Vega cut
-# short with "…". Charts are SVG in Streamlit, so their text is in the page.
+# short with "…", or drawn past the chart's edge (clipped). Charts are SVG in Streamlit, so
+# their text is in the page.
 OVERFLOWS_JS = """
 () => {
   const found = [];
@@ -136,8 +137,14 @@ OVERFLOWS_JS = """
     for (const scroller of el.querySelectorAll('.dvn-scroller')) {
       if (scroller.scrollWidth > scroller.clientWidth + 1) found.push(`data grid needs a sideways scroll (${scroller.scrollWidth} > ${scroller.clientWidth}): ${describe(el)}`);
     }
-    for (const text of el.querySelectorAll('svg text')) {
-      if (text.textContent.endsWith('…')) found.push(`chart label cut short: "${text.textContent}"`);
+    for (const svg of el.querySelectorAll('svg.marks')) {
+      const frame = svg.getBoundingClientRect();
+      for (const text of svg.querySelectorAll('text')) {
+        const r = text.getBoundingClientRect();
+        if (text.textContent.endsWith('…')) found.push(`chart label cut short: "${text.textContent}"`);
+        // the right edge only: rotated axis titles on the left sit a pixel or two outside by their glyph box
+        else if (r.width > 0 && r.right > frame.right + 2) found.push(`chart text past the chart's right edge: "${text.textContent}"`);
+      }
     }
     for (const table of el.querySelectorAll('[data-testid="stTable"] table')) {
       const r = table.getBoundingClientRect();

@@ -9,6 +9,8 @@ import streamlit as st
 from kemo_attention.dashboard import data
 from kemo_attention.dashboard.config import DashboardConfig
 from kemo_attention.dashboard.labels import plain_header
+
+DEFAULT_METRICS = ("f1_macro", "roc_auc", "balanced_accuracy", "accuracy")
 from kemo_attention.dashboard.views.common import eval_or_stop
 
 def render(cfg: DashboardConfig) -> None:
@@ -55,7 +57,8 @@ def _leaderboard(folder: data.EvalFolder) -> None:
     if not available:
         st.warning("`leaderboard.csv` has no `<metric>_mean` columns.")
         return
-    defaults = [m for m in data.KEY_METRICS if m in available] or available[:6]
+    # The four columns the terminal prints: they fit a 1000 px window unwrapped; more on demand.
+    defaults = [m for m in DEFAULT_METRICS if m in available] or [m for m in data.KEY_METRICS if m in available] or available[:4]
     chosen = st.multiselect("Metrics", available, default=defaults, key="lb_metrics", format_func=plain_header)
     view = data.leaderboard_view(lb, chosen or defaults)
     view.columns = [plain_header(c) for c in view.columns]
@@ -85,10 +88,11 @@ def _curves(oof: pd.DataFrame, models: list[str], leaderboard: pd.DataFrame) -> 
     )
     chosen = st.multiselect("Models", models, default=models, key="curve_models")
     part = oof[oof["model"].isin(chosen)]
-    left, right = st.columns(2)
-    for column, kind in ((left, "roc"), (right, "pr")):
+    # One below the other, not side by side: half a column at 1000 px clips the legend,
+    # which names two areas per model.
+    for kind in ("roc", "pr"):
         curves, areas = data.oof_curves(part, kind)
-        with column:
+        with st.container():
             if curves.empty:
                 st.info("No curve: the predictions hold only one class.")
                 continue
