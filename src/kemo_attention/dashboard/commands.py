@@ -19,11 +19,14 @@ def dashboard(
         None, "--release", help="Release folder: raw answers on the People page, live features on Try it, a check on Data."
     ),
     check: Optional[Path] = typer.Option(None, "--check", help="Check report JSON from `kemo-attention check RELEASE --json --out FILE`."),
+    store: Optional[Path] = typer.Option(
+        None, "--store", help="Live store of `kemo-attention serve --store PATH` (SQLite file), for the Live page."
+    ),
     port: int = typer.Option(8501, "--port", help="Port to serve on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (127.0.0.1 = this machine only)."),
 ) -> None:
     """Open the results in a Streamlit dashboard: leaderboard and curves, features, people,
-    data yield, and a live "try it" with an exported bundle. Runs until Ctrl+C."""
+    data yield, a live "try it" with an exported bundle, and the live store's predictions. Runs until Ctrl+C."""
     import os
     import signal
     import subprocess
@@ -38,13 +41,14 @@ def dashboard(
     _require(bundle, "--bundle", "a bundle file", is_dir=False)
     _require(release, "--release", "a release folder", is_dir=True)
     _require(check, "--check", "a check report JSON file", is_dir=False)
+    _require(store, "--store", "the live store file of `kemo-attention serve --store`", is_dir=False)
     if eval_dir is not None and not (eval_dir / "leaderboard.csv").is_file():
         raise KemoError(f"--eval {eval_dir}: no leaderboard.csv there; expected the folder `kemo-attention evaluate --out` wrote")
     if not 1 <= port <= 65535:
         raise KemoError(f"--port {port}: expected a port number 1-65535")
     _require_free_port(host, port)
 
-    cfg = DashboardConfig(eval_dir, bundle, release, check)
+    cfg = DashboardConfig(eval_dir, bundle, release, check, store)
     app = Path(__file__).with_name("app.py")
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),

@@ -1,4 +1,4 @@
-"""What the dashboard was started with: four optional paths, passed from the CLI in env vars.
+"""What the dashboard was started with: five optional paths, passed from the CLI in env vars.
 
 Environment variables (rather than ``streamlit run app.py -- args``) because they reach the
 script the same way under ``streamlit run`` and under ``streamlit.testing.v1.AppTest``.
@@ -14,7 +14,8 @@ ENV_EVAL = "KEMO_DASHBOARD_EVAL"
 ENV_BUNDLE = "KEMO_DASHBOARD_BUNDLE"
 ENV_RELEASE = "KEMO_DASHBOARD_RELEASE"
 ENV_CHECK = "KEMO_DASHBOARD_CHECK"
-ENV_VARS = (ENV_EVAL, ENV_BUNDLE, ENV_RELEASE, ENV_CHECK)
+ENV_STORE = "KEMO_DASHBOARD_STORE"  # the live store (`kemo-attention serve --store`)
+ENV_VARS = (ENV_EVAL, ENV_BUNDLE, ENV_RELEASE, ENV_CHECK, ENV_STORE)
 
 # Local time of prompts when no artefact says otherwise (the release's, spec: Korea).
 DEFAULT_TZ_OFFSET = "+09:00"
@@ -28,6 +29,7 @@ class DashboardConfig:
     bundle: Path | None = None
     release: Path | None = None
     check: Path | None = None
+    store: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DashboardConfig:
@@ -37,9 +39,12 @@ class DashboardConfig:
             value = env.get(key, "").strip()
             return Path(value) if value else None
 
-        return cls(path(ENV_EVAL), path(ENV_BUNDLE), path(ENV_RELEASE), path(ENV_CHECK))
+        return cls(path(ENV_EVAL), path(ENV_BUNDLE), path(ENV_RELEASE), path(ENV_CHECK), path(ENV_STORE))
 
     def to_env(self) -> dict[str, str]:
         """Absolute paths for the Streamlit subprocess (its working folder may differ)."""
-        pairs = ((ENV_EVAL, self.eval_dir), (ENV_BUNDLE, self.bundle), (ENV_RELEASE, self.release), (ENV_CHECK, self.check))
+        pairs = (
+            (ENV_EVAL, self.eval_dir), (ENV_BUNDLE, self.bundle), (ENV_RELEASE, self.release), (ENV_CHECK, self.check),
+            (ENV_STORE, self.store),
+        )
         return {key: str(value.resolve()) if value is not None else "" for key, value in pairs}
