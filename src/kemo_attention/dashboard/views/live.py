@@ -75,10 +75,7 @@ def read_store(path: Path, pcode: str | None = None) -> dict:
         predictions = predictions.sort_values("at", kind="stable").reset_index(drop=True)
     answers = pd.DataFrame(list(given))
     types = _types_frame(summary.get("types") or {})
-    last_streams = None
-    if len(served):
-        last = max(served, key=lambda p: p.get("at", 0))
-        last_streams = last.get("streams")
+    last_streams = predictions["streams"].iloc[-1] if "streams" in predictions and len(predictions) else None
     return {"participants": codes, "pcode": chosen, "predictions": predictions, "answers": answers, "types": types,
             "streams": last_streams}
 
@@ -165,19 +162,30 @@ def _prediction_table(predictions: pd.DataFrame, answers: pd.DataFrame) -> pd.Da
 
 def _last_seen(predictions: pd.DataFrame, types: pd.DataFrame, streams) -> None:
     st.subheader("What the last prediction saw")
+    at = int(predictions["at"].iloc[-1]) if not predictions.empty else None
     if streams:
         rows = []
         for name, info in sorted(streams.items()):
-            info = info if isinstance(info, dict) else {"value": info}
-            last = info.get("last")
-            rows.append({"stream": name, **{k: v for k, v in info.items() if k != "last"},
-                         "last sample": "-" if last is None else f"{local_time([last]).iloc[0]:%Y-%m-%d %H:%M:%S}"})
+            info = info if isinstance(info, dict) else {}
+            last = info.get("last_sample")
+            rows.append({
+                "stream": name,
+                "samples in the hour before": info.get("samples_last_hour"),
+                "last sample": "-" if last is None else f"{local_time([last]).iloc[0]:%Y-%m-%d %H:%M:%S}",
+                "minutes before the prompt": None if last is None or at is None else round((at - last) / 60_000, 1),
+            })
+        st.caption(
+            f"Per stream the model uses, as the server saw it for the prediction at "
+            f"{local_time([at]).iloc[0]:%Y-%m-%d %H:%M:%S}: samples in the hour before, and the last sample."
+        )
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-        return
+        warnings = predictions["warnings"].iloc[-1] if "warnings" in predictions else None
+        for warning in warnings if isinstance(warnings, (list, tuple)) else []:
+            st.warning(warning)
+    st.subheader("What the store keeps now")
     if types.empty:
         st.info("The store holds no sensor data for this participant.")
         return
-    at = int(predictions["at"].iloc[-1]) if not predictions.empty else None
     table = types.copy()
     table["first"] = local_time(table["first"]).map(lambda t: "-" if pd.isna(t) else f"{t:%Y-%m-%d %H:%M:%S}")
     table["last"] = local_time(types["last"]).map(lambda t: "-" if pd.isna(t) else f"{t:%Y-%m-%d %H:%M:%S}")

@@ -1,0 +1,144 @@
+"""`kemo-attention replay` end to end: a real `kemo-attention serve --store` process on
+127.0.0.1 with a real SQLite file, a tiny release replayed into it, and the served
+probabilities checked against offline extraction + the bundle."""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import time
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from replay_support import CLI, ServeProcess, tiny_release
+
+pytestmark = pytest.mark.slow
+
+
+def _scheduled(release, pcode=None) -> list[tuple[str, int, float]]:
+    """(pcode, scheduledTime, attention) of the EsmResponse rows with a scheduled time, read with csv."""
+    with open(release / "SubjData" / "EsmResponse.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["scheduledTime"] and (pcode is None or r["pcode"] == pcode)]
+    return sorted((r["pcode"], int(r["scheduledTime"]), float(r["attention"])) for r in rows)
+
+
+def _replay(release, url, out, *args, timeout=600):
+    cmd = [CLI, "replay", str(release), "--url", url, "--out", str(out), "--quiet", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 2-day tiny release, its causal features, and a logreg bundle fitted on them."""
+    from kemo_attention.bundle import export_bundle
+    from kemo_attention.features.extract import extract_release
+
+    root = tmp_path_factory.mktemp("live")
+    release = tiny_release(root / "release", participants=2, days=2.0, prompts_per_day=20, seed=3)
+    dataset = extract_release(release, root / "features", use_cache=False)
+    assert set(dataset.group) == {"P01", "P02"}  # 40 prompts each: both kept (min 35)
+    bundle = export_bundle(dataset, "logreg", root / "models", input_path=root / "features" / "attention.pkl")
+    return {"root": root, "release": release, "features": root / "features" / "attention.pkl", "bundle": bundle, "dataset": dataset}
+
+
+def _offline(dataset, bundle_path) -> dict[tuple[str, int], float]:
+    from kemo_attention.bundle import load_bundle
+
+    proba = load_bundle(bundle_path).predict_proba(dataset.X)
+    stamps = pd.to_datetime(list(dataset.date_times), utc=True)
+    ms = (pd.DatetimeIndex(stamps).asi8 // 1_000_000).tolist()
+    return {(g, t): p for g, t, p in zip(dataset.group, ms, proba)}
+
+
+def test_replay_predicts_every_prompt_as_offline_extraction_does(trained, tmp_path):
+    store = tmp_path / "live.sqlite"
+    out = tmp_path / "replay.csv"
+    with ServeProcess(trained["bundle"], store) as server:
+        proc = _replay(trained["release"], server.url, out, "--compare", str(trained["features"]), "--bundle", str(trained["bundle"]))
+        assert proc.returncode == 0, proc.stderr[-3000:] + server.log[-2000:]
+        listed = httpx.get(server.url + "/participants", timeout=30).json()["participants"]
+    got = pd.read_csv(out)
+    assert list(got.columns[:2]) == ["pcode", "prompt_time"]
+    expected = _scheduled(trained["release"])
+    assert len(got) == len(expected) == 80
+    assert sorted(zip(got["pcode"], got["prompt_time"], got["answer"])) == expected
+    assert got["probability"].notna().all() and set(got["label"]) <= {0, 1}
+    assert (got["label"] == (got["probability"] >= 0.5).astype(int)).all()
+    offline = _offline(trained["dataset"], trained["bundle"])
+    diffs = [abs(p - offline[(c, t)]) for c, t, p in zip(got["pcode"], got["prompt_time"], got["probability"])]
+    assert max(diffs) <= 1e-6
+    # the --compare report says the same
+    m = re.search(r"compare: (\d+) prompts matched offline, largest \|served - offline\| = (\S+)", proc.stderr.replace("\n", " "))
+    assert m and int(m.group(1)) == 80 and float(m.group(2)) <= 1e-6
+    assert sorted(p if isinstance(p, str) else p["pcode"] for p in listed) == ["P01", "P02"]
+
+
+@pytest.fixture(scope="module")
+def short_release(tmp_path_factory):
+    """A release spanning less than the bundle's 6-h window, so nothing is pruned."""
+    return tiny_release(tmp_path_factory.mktemp("short") / "release", participants=1, days=0.2, prompts_per_day=25, seed=5)
+
+
+def test_a_second_replay_is_all_duplicates_and_changes_nothing(trained, short_release, tmp_path):
+    store = tmp_path / "live.sqlite"
+    with ServeProcess(trained["bundle"], store) as server:
+        first = _replay(short_release, server.url, tmp_path / "a.csv")
+        assert first.returncode == 0, first.stderr[-3000:]
+        before = httpx.get(server.url + "/participants/P01", timeout=30).json()
+        second = _replay(short_release, server.url, tmp_path / "b.csv")
+        assert second.returncode == 0, second.stderr[-3000:]
+        after = httpx.get(server.url + "/participants/P01", timeout=30).json()
+    rows_total = sum(v["rows"] for v in before["types"].values())
+    assert rows_total > 1000
+    assert after["types"] == before["types"] and after["answers"] == before["answers"]
+    # the final table: first run stored every row, the second stored none and reported all as duplicates
+    table = lambda text: next(ln for ln in text.splitlines() if ln.strip("│ ").startswith("P01"))  # noqa: E731
+    cells = lambda text: [c.strip() for c in table(text).strip("│ ").split("│")]  # noqa: E731
+    sent1, stored1, dup1 = (int(c.replace(",", "")) for c in cells(first.stderr)[1:4])
+    sent2, stored2, dup2 = (int(c.replace(",", "")) for c in cells(second.stderr)[1:4])
+    assert sent1 == sent2 == stored1 == rows_total and dup1 == 0
+    assert stored2 == 0 and dup2 == sent2
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert len(a) == len(_scheduled(short_release)) >= 3
+    assert np.allclose(a["probability"], b["probability"], atol=1e-12, rtol=0)
+
+
+def test_a_server_killed_mid_replay_resumes_and_gives_the_same_predictions(trained, short_release, tmp_path):
+    reference = tmp_path / "reference.csv"
+    with ServeProcess(trained["bundle"], tmp_path / "ref.sqlite") as server:
+        assert _replay(short_release, server.url, reference).returncode == 0
+        ref_summary = httpx.get(server.url + "/participants/P01", timeout=30).json()
+
+    store = tmp_path / "crash.sqlite"
+    out = tmp_path / "crash.csv"
+    server = ServeProcess(trained["bundle"], store).start()
+    try:
+        # 0.2 days of data at 1,500x real time: about 12 s of replay; the server dies at ~4 s.
+        cmd = [CLI, "replay", str(short_release), "--url", server.url, "--out", str(out), "--quiet", "--speed", "1500", "--retries", "12"]
+        replay = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(4)
+        assert replay.poll() is None, "the replay finished before the crash; slow it down"
+        server.kill()  # kill -9, mid-replay
+        time.sleep(1)
+        server.start()  # same store, same port
+        stdout, stderr = replay.communicate(timeout=300)
+        assert replay.returncode == 0, stderr[-3000:]
+        summary = httpx.get(server.url + "/participants/P01", timeout=30).json()
+    finally:
+        server.stop()
+    assert "sent again after a network error or server error" in stderr
+    assert summary["types"] == ref_summary["types"]  # every acknowledged batch is there, nothing twice
+    got, want = pd.read_csv(out), pd.read_csv(reference)
+    assert list(got["prompt_time"]) == list(want["prompt_time"])
+    assert np.allclose(got["probability"], want["probability"], atol=1e-12, rtol=0)
+
+
+def test_a_token_server_refuses_a_replay_without_it_in_one_line(trained, short_release, tmp_path):
+    with ServeProcess(trained["bundle"], tmp_path / "t.sqlite", "--token", "s3cret") as server:
+        bad = _replay(short_release, server.url, tmp_path / "x.csv")
+        good = _replay(short_release, server.url, tmp_path / "y.csv", "--token", "s3cret")
+    assert bad.returncode == 2 and "401" in bad.stderr and "--token" in bad.stderr and "Traceback" not in bad.stderr
+    assert good.returncode == 0, good.stderr[-2000:]
