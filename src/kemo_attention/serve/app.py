@@ -43,6 +43,8 @@ DEFAULT_MAX_BODY_MB = 20.0
 # which import the app by name (see create_app_from_env).
 ENV_BUNDLE = "KEMO_ATTENTION_SERVE_BUNDLE"
 ENV_MAX_BODY_MB = "KEMO_ATTENTION_SERVE_MAX_BODY_MB"
+ENV_STORE = "KEMO_ATTENTION_SERVE_STORE"
+ENV_TOKEN = "KEMO_API_TOKEN"
 _ERRORS = {
     409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
@@ -210,11 +212,14 @@ def _data_exceptions() -> tuple[type[BaseException], ...]:
 
 
 # --------------------------------------------------------------------------- factory
-def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None) -> FastAPI:
+def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None,
+               store_path: str | Path | None = None, token: str | None = None) -> FastAPI:
     """The API for the bundle at ``bundle_path`` (loaded and checked at start-up).
 
     ``bundle`` skips the load when the caller has already loaded that bundle (``serve``
-    loads it first, so a bad bundle is reported before the server starts).
+    loads it first, so a bad bundle is reported before the server starts). ``store_path``:
+    the live store (SQLite file) behind the ``/participants`` routes; ``token``: the bearer
+    token those routes require (docs/live.md).
     """
     from kemo_attention import __version__
 
@@ -224,8 +229,16 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     async def lifespan(app: FastAPI):
         loaded = bundle if bundle is not None else load_bundle(bundle_path)
         app.state.service = PredictionService(loaded)
+        app.state.live_token = token or None
+        if store_path is not None:
+            from kemo_attention.live.service import LiveService
+            from kemo_attention.live.store import open_store
+
+            app.state.live = LiveService(app.state.service, open_store(store_path))
         log.info("serving %s (%s)", loaded.path, loaded.bundle_version)
         yield
+        if getattr(app.state, "live", None) is not None:
+            app.state.live.store.close()
 
     app = FastAPI(
         title="kemo-attention inference API",
@@ -238,6 +251,9 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
         lifespan=lifespan,
     )
     app.include_router(router)
+    from kemo_attention.serve.live_routes import live_router
+
+    app.include_router(live_router(_FastJSONRoute))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(KemoError, _kemo_error)
@@ -263,4 +279,5 @@ def create_app_from_env() -> FastAPI:
         max_body_mb = float(raw)
     except ValueError:
         raise KemoError(f"{ENV_MAX_BODY_MB} must be a number of MB; got {raw!r}") from None
-    return create_app(bundle_path, max_body_mb=max_body_mb)
+    return create_app(bundle_path, max_body_mb=max_body_mb, store_path=os.environ.get(ENV_STORE) or None,
+                      token=os.environ.get(ENV_TOKEN) or None)

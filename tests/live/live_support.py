@@ -1,0 +1,57 @@
+"""Helpers of the live tests: a small release cut into batches the way a phone would send
+them (random spans, shuffled within a block), and the offline features to compare with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from kemo_attention.release.layout import find_release
+from kemo_attention.release.read import read_esm, read_participant, read_userinfo
+
+BLOCK_MS = 20 * 60_000  # batches are shuffled within blocks of this span (late data up to ~20 min)
+
+
+@dataclass
+class Replay:
+    pcode: str
+    blocks: list[list[dict]]  # blocks in time order; each a list of {type: records} batches (shuffled)
+    block_end: list[int]  # the last timestamp of each block
+    answers: list[dict]  # EsmResponse rows of the participant (canonical names)
+    profile: dict | None
+
+
+def batches_of(release, pcode: str, rng: np.random.Generator, max_span_ms: int = 300_000) -> Replay:
+    layout = find_release(release)
+    tables = read_participant(layout, pcode).tables
+    lo = min(int(f["timestamp"].min()) for f in tables.values() if f.height)
+    hi = max(int(f["timestamp"].max()) for f in tables.values() if f.height)
+    # Random batch boundaries (never splitting one timestamp), then blocks of ~BLOCK_MS.
+    edges = [lo]
+    while edges[-1] <= hi:
+        edges.append(edges[-1] + int(rng.integers(1_000, max_span_ms)))
+    blocks, ends = [], []
+    current, block_start = [], lo
+    for a, b in zip(edges[:-1], edges[1:]):
+        batch = {}
+        for name, frame in tables.items():
+            part = frame.filter((pl.col("timestamp") >= a) & (pl.col("timestamp") < b))
+            if part.height:
+                batch[name] = part.to_dicts()
+        if batch:
+            current.append(batch)
+        if b - block_start >= BLOCK_MS or b > hi:
+            order = rng.permutation(len(current))
+            blocks.append([current[i] for i in order])
+            ends.append(b - 1)
+            current, block_start = [], b
+    esm = read_esm(layout.esm_path).filter(pl.col("pcode") == pcode).drop("pcode")
+    answers = [{k: v for k, v in row.items()} for row in esm.to_dicts()]
+    profile = None
+    if layout.userinfo_path is not None:
+        info = read_userinfo(layout.userinfo_path).filter(pl.col("pcode") == pcode)
+        if info.height:
+            profile = {k: v for k, v in info.to_dicts()[0].items() if v is not None and k != "pcode"}
+    return Replay(pcode, blocks, ends, answers, profile)
