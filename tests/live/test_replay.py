@@ -25,8 +25,9 @@ def _scheduled(release, pcode=None) -> list[tuple[str, int, float]]:
     return sorted((r["pcode"], int(r["scheduledTime"]), float(r["attention"])) for r in rows)
 
 
-def _replay(release, url, out, *args, timeout=600):
-    cmd = [CLI, "replay", str(release), "--url", url, "--out", str(out), "--quiet", *args]
+# 15-min batches keep the tests short: a request costs the server tens of ms whatever its size.
+def _replay(release, url, out, *args, timeout=600, batch="900"):
+    cmd = [CLI, "replay", str(release), "--url", url, "--out", str(out), "--quiet", "--batch-seconds", batch, *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -49,7 +50,7 @@ def _offline(dataset, bundle_path) -> dict[tuple[str, int], float]:
 
     proba = load_bundle(bundle_path).predict_proba(dataset.X)
     stamps = pd.to_datetime(list(dataset.date_times), utc=True)
-    ms = (pd.DatetimeIndex(stamps).asi8 // 1_000_000).tolist()
+    ms = pd.DatetimeIndex(stamps).as_unit("ms").asi8.tolist()
     return {(g, t): p for g, t, p in zip(dataset.group, ms, proba)}
 
 

@@ -285,6 +285,7 @@ class ParticipantOutcome:
     rows_sent: int = 0
     stored: int = 0
     duplicates: int = 0
+    too_old: int = 0  # rows older than the window the server keeps: not stored (a replay over old data)
     batches: int = 0
     answers_sent: int = 0
     answers_duplicate: int = 0
@@ -331,6 +332,7 @@ def replay_participant(client: LiveClient, plan: ParticipantPlan, *, batch_ms: i
             out.batches += 1
             out.stored += _count(reply.get("stored"))
             out.duplicates += _count(reply.get("duplicates"))
+            out.too_old += _count(reply.get("too_old"))
             if on_rows:
                 on_rows(rows)
         elif kind == "answer":
@@ -390,7 +392,7 @@ def compare_offline(rows: list[dict], features_path: Path, bundle_path: Path) ->
         raise ReplayError(f"{features_path}: the feature file has no date_times, so its rows cannot be matched to prompt times")
     bundle = load_bundle(bundle_path)
     stamps = pd.DatetimeIndex(pd.to_datetime(list(dataset.date_times), utc=True))
-    prompt_ms = (stamps.asi8 // 1_000_000).astype(np.int64)
+    prompt_ms = stamps.as_unit("ms").asi8.astype(np.int64)  # whatever unit pandas stored them in
     index: dict[tuple[str, int], int] = {}
     for i, (g, t) in enumerate(zip(dataset.group, prompt_ms)):
         index.setdefault((str(g), int(t)), i)
@@ -495,14 +497,14 @@ def _print_table(console, outcomes: list[ParticipantOutcome], summary: dict) -> 
     from rich.table import Table
 
     table = Table(title="replay")
-    for name in ("participant", "rows sent", "stored", "duplicates", "batches", "answers", "prompts", "refused",
+    for name in ("participant", "rows sent", "stored", "duplicates", "too old", "batches", "answers", "prompts", "refused",
                  "focused", "mean p", "p50 ms", "rows/s"):
         table.add_column(name, justify="left" if name == "participant" else "right")
     for o in outcomes:
         probs = [p["probability"] for p in o.predictions if p["probability"] is not None]
         focused = sum(1 for p in o.predictions if p["label"] == 1)
         table.add_row(
-            o.pcode, f"{o.rows_sent:,}", f"{o.stored:,}", f"{o.duplicates:,}", f"{o.batches:,}", f"{o.answers_sent}",
+            o.pcode, f"{o.rows_sent:,}", f"{o.stored:,}", f"{o.duplicates:,}", f"{o.too_old:,}", f"{o.batches:,}", f"{o.answers_sent}",
             f"{len(o.predictions)}", f"{o.refused}", f"{focused}", f"{np.mean(probs):.3f}" if probs else "-",
             f"{np.median(o.latencies_ms):.0f}" if o.latencies_ms else "-",
             f"{o.rows_sent / o.seconds:,.0f}" if o.seconds > 0 else "-",
