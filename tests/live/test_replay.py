@@ -5,6 +5,7 @@ probabilities checked against offline extraction + the bundle."""
 from __future__ import annotations
 
 import csv
+import os
 import re
 import subprocess
 import time
@@ -28,7 +29,8 @@ def _scheduled(release, pcode=None) -> list[tuple[str, int, float]]:
 # 15-min batches keep the tests short: a request costs the server tens of ms whatever its size.
 def _replay(release, url, out, *args, timeout=600, batch="900"):
     cmd = [CLI, "replay", str(release), "--url", url, "--out", str(out), "--quiet", "--batch-seconds", batch, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    env = {**os.environ, "COLUMNS": "250"}  # the final table unabridged
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +81,20 @@ def test_replay_predicts_every_prompt_as_offline_extraction_does(trained, tmp_pa
 
 @pytest.fixture(scope="module")
 def short_release(tmp_path_factory):
-    """A release spanning less than the bundle's 6-h window, so nothing is pruned."""
+    """Five hours of one participant: quick to replay, long enough for the store to prune."""
     return tiny_release(tmp_path_factory.mktemp("short") / "release", participants=1, days=0.2, prompts_per_day=25, seed=5)
+
+
+def _table_row(stderr: str, pcode: str = "P01") -> dict[str, str]:
+    """The final table's row of ``pcode`` as {column: cell}."""
+    lines = [ln.strip().strip("│┃").split("│" if "│" in ln else "┃") for ln in stderr.splitlines() if ln.count("│") + ln.count("┃") >= 5]
+    header = next(cells for cells in lines if "participant" in cells[0])
+    row = next(cells for cells in lines if cells[0].strip() == pcode)
+    return {h.strip(): c.strip() for h, c in zip(header, row)}
+
+
+def _n(cell: str) -> int:
+    return int(cell.replace(",", ""))
 
 
 def test_a_second_replay_is_all_duplicates_and_changes_nothing(trained, short_release, tmp_path):
@@ -92,19 +106,23 @@ def test_a_second_replay_is_all_duplicates_and_changes_nothing(trained, short_re
         second = _replay(short_release, server.url, tmp_path / "b.csv")
         assert second.returncode == 0, second.stderr[-3000:]
         after = httpx.get(server.url + "/participants/P01", timeout=30).json()
-    rows_total = sum(v["rows"] for v in before["types"].values())
-    assert rows_total > 1000
-    assert after["types"] == before["types"] and after["answers"] == before["answers"]
-    # the final table: first run stored every row, the second stored none and reported all as duplicates
-    table = lambda text: next(ln for ln in text.splitlines() if ln.strip("│ ").startswith("P01"))  # noqa: E731
-    cells = lambda text: [c.strip() for c in table(text).strip("│ ").split("│")]  # noqa: E731
-    sent1, stored1, dup1 = (int(c.replace(",", "")) for c in cells(first.stderr)[1:4])
-    sent2, stored2, dup2 = (int(c.replace(",", "")) for c in cells(second.stderr)[1:4])
-    assert sent1 == sent2 == stored1 == rows_total and dup1 == 0
-    assert stored2 == 0 and dup2 == sent2
+    assert after["types"] == before["types"] and after["answers"] == before["answers"]  # nothing stored twice
+    one, two = _table_row(first.stderr), _table_row(second.stderr)
+    rows = sum(1 for p in (short_release / "Sensor" / "P01").glob("*.csv") for _ in open(p)) - 27  # minus the headers
+    assert _n(one["rows sent"]) == _n(two["rows sent"]) == rows
+    # first run: every row new (none too old: the data arrive in time order)
+    assert _n(one["stored"]) == rows and _n(one["duplicates"]) == 0 and _n(one["too old"]) == 0
+    # second run: nothing stored; what the store still holds comes back as duplicates, the
+    # rest is older than the window it keeps
+    assert _n(two["stored"]) == 0 and _n(two["duplicates"]) > 0
+    assert _n(two["duplicates"]) + _n(two["too old"]) == rows
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
-    assert len(a) == len(_scheduled(short_release)) >= 3
-    assert np.allclose(a["probability"], b["probability"], atol=1e-12, rtol=0)
+    assert len(a) == len(b) == len(_scheduled(short_release)) >= 3
+    assert a["probability"].notna().all()
+    again = b["probability"].notna()
+    assert again.any()  # the prompts still inside the kept window are predicted again, the same
+    assert np.allclose(a.loc[again, "probability"], b.loc[again, "probability"], atol=1e-12, rtol=0)
+    assert b.loc[~again, "detail"].str.startswith("refused (").all()
 
 
 def test_a_server_killed_mid_replay_resumes_and_gives_the_same_predictions(trained, short_release, tmp_path):
