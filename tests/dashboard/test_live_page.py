@@ -27,7 +27,8 @@ def live_store(tmp_path_factory, bundle_path):
     release = tiny_release(root / "release", participants=2, days=0.25, prompts_per_day=24, seed=11)
     store = root / "kemo-live.sqlite"
     with ServeProcess(bundle_path, store) as server:
-        proc = subprocess.run([CLI, "replay", str(release), "--url", server.url, "--out", str(root / "replay.csv"), "--quiet"],
+        proc = subprocess.run([CLI, "replay", str(release), "--url", server.url, "--out", str(root / "replay.csv"), "--quiet",
+                               "--batch-seconds", "900"],
                               capture_output=True, text=True, timeout=600)  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
     return store, pd.read_csv(root / "replay.csv"), release
