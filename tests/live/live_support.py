@@ -55,3 +55,35 @@ def batches_of(release, pcode: str, rng: np.random.Generator, max_span_ms: int =
         if info.height:
             profile = {k: v for k, v in info.to_dicts()[0].items() if v is not None and k != "pcode"}
     return Replay(pcode, blocks, ends, answers, profile)
+
+
+def send_replay(client, rep: Replay, prompts: list[int], *, headers=None, after_batch=None) -> dict[int, float]:
+    """Send the replay's batches block by block over HTTP, its answers once given, and ask for
+    a prediction at each prompt once every record before it has been sent."""
+    headers = headers or {}
+    if rep.profile:
+        r = client.put(f"/participants/{rep.pcode}/profile", json={"profile": rep.profile}, headers=headers)
+        assert r.status_code == 200, r.text
+    got: dict[int, float] = {}
+    posted = 0
+    answers = sorted(rep.answers, key=lambda a: a["responseTime"])
+    todo = sorted(prompts)
+    sent = 0
+    for block, end in zip(rep.blocks, rep.block_end):
+        for batch in block:
+            r = client.post(f"/participants/{rep.pcode}/records", json={"records": batch}, headers=headers)
+            assert r.status_code == 200, r.text
+            sent += 1
+            if after_batch is not None:
+                after_batch(sent, batch, r.json())
+        new = [a for a in answers[posted:] if a["responseTime"] <= end]
+        if new:
+            r = client.post(f"/participants/{rep.pcode}/answers", json={"answers": new}, headers=headers)
+            assert r.status_code == 200, r.text
+            posted += len(new)
+        while todo and todo[0] <= end:
+            at = todo.pop(0)
+            r = client.get(f"/participants/{rep.pcode}/prediction", params={"at": at}, headers=headers)
+            assert r.status_code == 200, r.text
+            got[at] = r.json()["probability"]
+    return got

@@ -272,6 +272,9 @@ def _new_rows(tx, name: str, frame: pl.DataFrame) -> pl.DataFrame:
     if frame.height == 0:
         return frame
     times = frame.get_column(TIMESTAMP)
+    newest = tx.last_time(name)
+    if newest is None or int(times.min()) > newest:  # in-order data: nothing stored to compare with
+        return frame
     stored = tx.rows(name, int(times.min()), int(times.max()), carry=False)
     if stored is None:
         return frame

@@ -136,6 +136,12 @@ class _Tx:
         frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
         return frame.sort(TIMESTAMP, maintain_order=True)
 
+    def last_time(self, type_name: str) -> int | None:
+        """The newest stored timestamp of one type (kept rows), from the chunk index alone."""
+        row = self.con.execute("SELECT MAX(tmax) FROM chunks WHERE pcode = ? AND type = ? AND carry = 0",
+                               (self.pcode, type_name)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def types(self) -> list[str]:
         """Data types with rows stored (kept or carry)."""
         return [t for (t,) in self.con.execute("SELECT DISTINCT type FROM chunks WHERE pcode = ?", (self.pcode,))]
