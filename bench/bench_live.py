@@ -12,7 +12,7 @@ each scheduled prompt). It measures:
 * prediction latency (``GET /participants/P/prediction``), p50 and p99, at each scheduled
   prompt and at a probe every ``--probe-minutes`` of data time (more samples than the few
   prompts of a day), counted once 6 h of data are stored;
-* per data day: the store's size on disk (file + WAL) and the server's resident memory
+* per data day (``--sample-hours``): the store's size on disk (file + WAL) and the server's resident memory
   (VmRSS from /proc), to show whether they stay flat;
 * the same prediction through the stateless ``POST /predict/raw`` with the records of the
   last ``W`` hours in the body, for the largest W of 6, 3, 1, 0.5 h that fits the server's
@@ -144,6 +144,8 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=None, help="A causal bundle to serve (default: build one, cached in --work).")
     parser.add_argument("--batch-seconds", type=float, default=60.0)
     parser.add_argument("--probe-minutes", type=float, default=30.0, help="A latency probe every so much data time (0: prompts only).")
+    parser.add_argument("--sample-hours", type=float, default=24.0,
+                        help="Store size and server memory every so much data time (24 = per day; 6 for a short run).")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -183,7 +185,8 @@ def main() -> None:
         if plan.profile:
             client.put_profile(pcode, plan.profile)
         next_probe = first + probe_ms if probe_ms else None
-        next_day = first + DAY_MS
+        sample_ms = int(args.sample_hours * HOUR_MS)
+        next_day = first + sample_ms
         began = time.perf_counter()
         for kind, start, end, payload in steps:
             if kind == "records":
@@ -203,11 +206,11 @@ def main() -> None:
                     while next_probe <= end:
                         next_probe += probe_ms
                 while end >= next_day:
-                    daily.append({"day": len(daily) + 1, "rows_sent": rows_sent, "store_mb": round(store_mb(store), 1),
+                    daily.append({"data_hours": round((next_day - first) / HOUR_MS, 1), "rows_sent": rows_sent, "store_mb": round(store_mb(store), 1),
                                   "server_rss_mb": round(rss_mb(server.pid), 1),
                                   "wall_s": round(time.perf_counter() - began, 1)})
-                    print(f"  day {daily[-1]['day']}: {daily[-1]}", file=sys.stderr)
-                    next_day += DAY_MS
+                    print(f"  {daily[-1]}", file=sys.stderr)
+                    next_day += sample_ms
             elif kind == "answer":
                 client.post_answers(pcode, [payload])
             else:
@@ -227,6 +230,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "note": "2 cores shared with other jobs; client and server on the same machine"},
         "settings": {"days": args.days, "batch_seconds": args.batch_seconds, "probe_minutes": args.probe_minutes,
+                     "sample_hours": args.sample_hours,
                      "bundle": str(bundle), "participant": pcode},
         "ingest": {
             "rows": rows_sent, "stored": stored, "duplicates": duplicates,
@@ -240,7 +244,7 @@ def main() -> None:
             "probes_after_6h": percentiles(after_6h(probe_lat)),
             "all_prompts": percentiles([ms for _, ms in prompt_lat]),
         },
-        "per_day": daily,
+        "samples": daily,
         "final": final,
         "predict_raw": raw,
         "goals": {"ingest_rows_per_s": 100_000, "p50_ms": 100, "p99_ms": 300},
@@ -248,7 +252,7 @@ def main() -> None:
     out = args.out or ROOT / "bench" / "results" / ("live.json" if args.days == 7 else f"live-{args.days}d.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("ingest", "prediction_latency", "per_day", "final", "predict_raw")}, indent=1))
+    print(json.dumps({k: result[k] for k in ("ingest", "prediction_latency", "samples", "final", "predict_raw")}, indent=1))
     print(f"wrote {out}", file=sys.stderr)
 
 
