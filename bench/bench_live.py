@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 
-DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 ROOT = Path(__file__).resolve().parents[1]
 
