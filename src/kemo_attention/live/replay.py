@@ -494,22 +494,31 @@ def run_replay(release, *, url: str, participants: str | None = None, batch_ms: 
 
 
 def _print_table(console, outcomes: list[ParticipantOutcome], summary: dict) -> None:
+    """One table row per participant; one line each when the terminal is too narrow for it."""
     from rich.table import Table
 
-    table = Table(title="replay")
-    for name in ("participant", "rows sent", "stored", "duplicates", "too old", "batches", "answers", "prompts", "refused",
-                 "focused", "mean p", "p50 ms", "rows/s"):
-        table.add_column(name, justify="left" if name == "participant" else "right")
+    columns = ("participant", "rows sent", "stored", "duplicates", "too old", "batches", "answers", "prompts", "refused",
+               "focused", "mean p", "p50 ms", "rows/s")
+    rows = []
     for o in outcomes:
         probs = [p["probability"] for p in o.predictions if p["probability"] is not None]
-        focused = sum(1 for p in o.predictions if p["label"] == 1)
-        table.add_row(
-            o.pcode, f"{o.rows_sent:,}", f"{o.stored:,}", f"{o.duplicates:,}", f"{o.too_old:,}", f"{o.batches:,}", f"{o.answers_sent}",
-            f"{len(o.predictions)}", f"{o.refused}", f"{focused}", f"{np.mean(probs):.3f}" if probs else "-",
-            f"{np.median(o.latencies_ms):.0f}" if o.latencies_ms else "-",
+        rows.append((
+            o.pcode, f"{o.rows_sent:,}", f"{o.stored:,}", f"{o.duplicates:,}", f"{o.too_old:,}", f"{o.batches:,}",
+            f"{o.answers_sent}", f"{len(o.predictions)}", f"{o.refused}", f"{sum(1 for p in o.predictions if p['label'] == 1)}",
+            f"{np.mean(probs):.3f}" if probs else "-", f"{np.median(o.latencies_ms):.0f}" if o.latencies_ms else "-",
             f"{o.rows_sent / o.seconds:,.0f}" if o.seconds > 0 else "-",
-        )
-    console.print(table)
+        ))
+    if console.width >= 130:
+        table = Table(title="replay")
+        for name in columns:
+            table.add_column(name, justify="left" if name == "participant" else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:
+        for row in rows:
+            console.print("  ".join(f"{name}: {cell}" if name != "participant" else cell for name, cell in zip(columns, row)),
+                          soft_wrap=True)
     if summary["retried"]:
         console.print(f"{summary['retried']} request(s) sent again after a network error or server error")
     if summary["csv"] is not None:
