@@ -136,7 +136,7 @@ def _chart(predictions: pd.DataFrame, answers: pd.DataFrame) -> None:
         tooltip=["time:T", alt.Tooltip("probability:Q", format=".3f"), "answer:Q"],
     )
     rule = alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(strokeDash=[4, 4]).encode(y="threshold:Q")
-    given = base.transform_filter("isValid(datum.answer)").mark_point(shape="diamond", filled=True, color="#d62728").encode(
+    given = base.transform_filter("isValid(datum.answer)").mark_point(shape="diamond", filled=True, size=80, color="#d62728").encode(
         y=alt.Y("answer:Q", title=f"{LABEL_ITEM} answer (-3..+3)", scale=alt.Scale(domain=[-3, 3])),
         tooltip=["time:T", "answer:Q"],
     )
