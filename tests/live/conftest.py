@@ -115,5 +115,5 @@ def server(offline, tmp_path_factory):
 
 @pytest.fixture()
 def client(server):
-    with httpx.Client(base_url=server.url, timeout=60) as c:
+    with httpx.Client(base_url=server.url, timeout=300) as c:
         yield c
