@@ -161,3 +161,16 @@ def test_a_token_server_refuses_a_replay_without_it_in_one_line(trained, short_r
         good = _replay(short_release, server.url, tmp_path / "y.csv", "--token", "s3cret")
     assert bad.returncode == 2 and "401" in bad.stderr and "--token" in bad.stderr and "Traceback" not in bad.stderr
     assert good.returncode == 0, good.stderr[-2000:]
+
+
+def test_a_batch_over_the_body_limit_is_sent_in_halves(trained, short_release, tmp_path):
+    # 0.05 MB body limit, one batch for the whole 5 hours (~400 kB of JSON): the client halves it until it fits
+    with ServeProcess(trained["bundle"], tmp_path / "small.sqlite", "--max-body-mb", "0.05") as server:
+        proc = _replay(short_release, server.url, tmp_path / "s.csv", batch="86400")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    row = _table_row(proc.stderr)
+    rows = sum(1 for p in (short_release / "Sensor" / "P01").glob("*.csv") for _ in open(p)) - 27
+    assert _n(row["stored"]) == _n(row["rows sent"]) == rows
+    # more requests than the prompts and answers cut the span into: the halving happened
+    cuts = 2 * len(_scheduled(short_release)) + 2
+    assert _n(row["batches"]) > cuts

@@ -24,13 +24,9 @@ def replay(
     retries: int = typer.Option(8, "--retries", min=0, help="Attempts again after a network error or 5xx (pauses 0.25 s doubling to 4 s)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Send a release to a live server as the participants' devices would, and ask for a
-    prediction at every scheduled prompt.
+    """Send a release to a live server as the participants' devices would, and ask for a prediction at every scheduled prompt.
 
-    Per participant: the profile first, then the records in time order in batches of
-    --batch-seconds of data time, each answer after its response time, and a prediction at
-    each prompt once all data before it are sent. A failed batch (network, 5xx) is sent
-    again, so a restarted server resumes; rows it already had are reported as duplicates.
+    Per participant: the profile first, then the records in time order in batches of --batch-seconds of data time, each answer after its response time, and a prediction at each prompt once all data before it are sent. A failed batch (network, 5xx) is sent again, so a restarted server resumes; rows it already had are reported as duplicates. A batch over the server's body limit is sent in halves.
     """
     from rich.console import Console
 

@@ -43,6 +43,10 @@ CSV_COLUMNS = ("pcode", "prompt_time", "prompt_time_local", "probability", "labe
 class ReplayError(KemoError):
     """The replay cannot go on: server unreachable, token refused, data refused."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status that stopped it, if any
+
 
 # ------------------------------------------------------------------------- the plan
 @dataclass
@@ -230,11 +234,11 @@ class LiveClient:
                     return response.json() if response.content else {}
                 detail = _detail(response)
                 if status == 401:
-                    raise ReplayError(f"{what}: the server refused the token (401: {detail}); pass the server's token with --token or KEMO_API_TOKEN")
+                    raise ReplayError(f"{what}: the server refused the token (401: {detail}); pass the server's token with --token or KEMO_API_TOKEN", 401)
                 if status not in RETRY_STATUS:
                     if refusable and 400 <= status < 500:
                         return {"refused": status, "detail": detail}
-                    raise ReplayError(f"{what}: the server refused it ({status}): {detail}")
+                    raise ReplayError(f"{what}: the server refused it ({status}): {detail}", status)
                 if last:
                     raise ReplayError(f"{what}: server error {status} after {self.retries + 1} attempts: {detail}")
             self.retried += 1
@@ -326,15 +330,14 @@ def replay_participant(client: LiveClient, plan: ParticipantPlan, *, batch_ms: i
             if wait > 0:
                 time.sleep(wait)
         if kind == "records":
-            body, rows = records_body(plan, start, end)
-            reply = client.post_records(plan.pcode, body, what=f"{plan.pcode}: records [{start}, {end})")
-            out.rows_sent += rows
-            out.batches += 1
-            out.stored += _count(reply.get("stored"))
-            out.duplicates += _count(reply.get("duplicates"))
-            out.too_old += _count(reply.get("too_old"))
-            if on_rows:
-                on_rows(rows)
+            for reply, rows in _send_records(client, plan, start, end):
+                out.rows_sent += rows
+                out.batches += 1
+                out.stored += _count(reply.get("stored"))
+                out.duplicates += _count(reply.get("duplicates"))
+                out.too_old += _count(reply.get("too_old"))
+                if on_rows:
+                    on_rows(rows)
         elif kind == "answer":
             reply = client.post_answers(plan.pcode, [payload])
             out.answers_sent += 1
@@ -357,6 +360,21 @@ def replay_participant(client: LiveClient, plan: ParticipantPlan, *, batch_ms: i
             on_step(kind, reply)
     out.seconds = time.perf_counter() - began
     return out
+
+
+def _send_records(client: LiveClient, plan: ParticipantPlan, start: int, end: int):
+    """POST the records of [start, end); a batch over the server's body limit (413) is sent
+    as two halves of its time span instead (recursively). Yields (reply, rows) per request."""
+    body, rows = records_body(plan, start, end)
+    try:
+        yield client.post_records(plan.pcode, body, what=f"{plan.pcode}: records [{start}, {end})"), rows
+    except ReplayError as err:
+        if err.status != 413 or end - start < 2:
+            raise
+        middle = start + (end - start) // 2
+        for part in ((start, middle), (middle, end)):
+            if records_body(plan, *part)[1]:
+                yield from _send_records(client, plan, *part)
 
 
 def write_csv(path: Path, outcomes: Iterable[ParticipantOutcome], tz_offset: str = "+09:00") -> Path:
