@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+import time
 
 import numpy as np
 import polars as pl
@@ -174,3 +175,48 @@ def test_plan_reads_the_prompt_answer_as_given(plan, release):
     rows = {int(r["scheduledTime"]): float(r["attention"]) for r in _esm_rows(release, "P01") if r["scheduledTime"]}
     assert {p.at_ms: p.answer for p in plan.prompts} == rows
     assert pl.DataFrame(plan.answers).height == len(_esm_rows(release, "P01"))
+
+
+def _full_stub():
+    """Every live endpoint the replay calls, answering as the contract says (nothing stored)."""
+    app = FastAPI()
+    seen = []
+
+    @app.put("/participants/{pcode}/profile")
+    def profile(pcode: str, body: dict):
+        seen.append(("profile", pcode))
+        return {"pcode": pcode, "profile": body["profile"]}
+
+    @app.post("/participants/{pcode}/records")
+    def records(pcode: str, body: dict):
+        return {"pcode": pcode, "stored": {k: len(v) for k, v in body["records"].items()}, "duplicates": {}}
+
+    @app.post("/participants/{pcode}/answers")
+    def answers(pcode: str, body: dict):
+        seen.append(("answer", body["answers"][0]["responseTime"]))
+        return {"pcode": pcode, "stored": 1, "duplicates": 0}
+
+    @app.get("/participants/{pcode}/prediction")
+    def prediction(pcode: str, at: int):
+        seen.append(("prompt", at))
+        return {"pcode": pcode, "at": at, "probability": 0.75, "label": 1, "threshold": 0.5, "model_sha256": "x",
+                "streams": {}, "warnings": []}
+
+    return app, seen
+
+
+def test_speed_n_paces_the_data_clock_at_n_times_real_time(plan):
+    app, seen = _full_stub()
+    steps = rp.schedule(plan, 15 * 60_000)
+    speed = (steps[-1][1] - steps[0][1]) / 1000 / 3.0  # the whole span in about 3 s
+    with ThreadServer(app) as server, rp.LiveClient(server.url) as client:
+        began = time.perf_counter()
+        out = rp.replay_participant(client, plan, batch_ms=15 * 60_000, speed=speed)
+        took = time.perf_counter() - began
+    assert 2.9 <= took < 9.0
+    assert out.rows_sent == out.stored == plan.rows
+    assert [p["probability"] for p in out.predictions] == [0.75] * len(plan.prompts)
+    assert seen[0] == ("profile", "P01")  # the profile before anything else
+    # prompts and answers reach the server in time order, a prompt before an answer at the same time
+    times = [(t, 0 if kind == "prompt" else 1) for kind, t in seen[1:]]
+    assert times == sorted(times)
