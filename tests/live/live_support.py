@@ -87,3 +87,35 @@ def send_replay(client, rep: Replay, prompts: list[int], *, headers=None, after_
             assert r.status_code == 200, r.text
             got[at] = r.json()["probability"]
     return got
+
+
+def replay_events(rep: Replay, prompts: list[int]) -> list[tuple[str, object]]:
+    """The replay as a list of requests in the order a client sends them: ("records", batch),
+    ("answers", [...]), ("predict", at); a client that crashed can resume at any index."""
+    events: list[tuple[str, object]] = [("profile", rep.profile)] if rep.profile else []
+    answers = sorted(rep.answers, key=lambda a: a["responseTime"])
+    todo = sorted(prompts)
+    posted = 0
+    for block, end in zip(rep.blocks, rep.block_end):
+        events += [("records", batch) for batch in block]
+        new = [a for a in answers[posted:] if a["responseTime"] <= end]
+        if new:
+            events.append(("answers", new))
+            posted += len(new)
+        while todo and todo[0] <= end:
+            events.append(("predict", todo.pop(0)))
+    return events
+
+
+def send_event(client, pcode: str, event: tuple[str, object]) -> dict:
+    kind, payload = event
+    if kind == "profile":
+        r = client.put(f"/participants/{pcode}/profile", json={"profile": payload})
+    elif kind == "records":
+        r = client.post(f"/participants/{pcode}/records", json={"records": payload})
+    elif kind == "answers":
+        r = client.post(f"/participants/{pcode}/answers", json={"answers": payload})
+    else:
+        r = client.get(f"/participants/{pcode}/prediction", params={"at": payload})
+    assert r.status_code == 200, r.text
+    return r.json()

@@ -11,54 +11,59 @@ import httpx
 import numpy as np
 
 from conftest import Server
-from live_support import batches_of, send_replay
+from live_support import batches_of, replay_events, send_event, send_replay
 
 
 def test_kill9_mid_ingest_then_resume(offline, release, expected, tmp_path):
     pcode = "P01"
     store = tmp_path / "crash.sqlite"
     rep = batches_of(release, pcode, np.random.default_rng(3), max_span_ms=1_200_000)
-    flat = [b for block in rep.blocks for b in block]
-    acknowledged: list[dict] = []
+    events = replay_events(rep, list(expected[pcode]))
+    batches = [i for i, (kind, _) in enumerate(events) if kind == "records"]
+    crash_at = batches[len(batches) // 2]
+    got: dict[int, float] = {}
+    acknowledged: list[int] = []
     server = Server(offline[1], store).start()
-    stop_after = len(flat) // 2
     try:
         with httpx.Client(base_url=server.url, timeout=120) as c:
-            def push():
-                for batch in flat:
-                    try:
-                        r = c.post(f"/participants/{pcode}/records", json={"records": batch})
-                    except httpx.TransportError:
-                        return  # the server died under this request: not acknowledged
-                    if r.status_code == 200:
-                        acknowledged.append(batch)
-
-            sender = threading.Thread(target=push)
-            sender.start()
-            while len(acknowledged) < stop_after and sender.is_alive():
-                threading.Event().wait(0.01)
-            server.kill9()  # mid-ingest: the sender is inside a request or about to send
-            sender.join(timeout=120)
+            for i, event in enumerate(events):
+                if i == crash_at:  # kill -9 while this batch is being stored
+                    threading.Timer(0.005, server.kill9).start()
+                try:
+                    body = send_event(c, pcode, event)
+                except httpx.TransportError:
+                    break
+                if event[0] == "records":
+                    acknowledged.append(i)
+                if event[0] == "predict":
+                    got[event[1]] = body["probability"]
+            else:
+                raise AssertionError("the server was not killed")
     finally:
         server.stop()
-    assert 0 < len(acknowledged) < len(flat)
+    resume = i  # the request that got no answer
+    assert acknowledged and resume <= crash_at + 1
 
     with Server(offline[1], store) as again, httpx.Client(base_url=again.url, timeout=300) as c:
-        # Every acknowledged batch survived: sent again, all of it is duplicate.
-        for batch in acknowledged[-5:] + acknowledged[:2]:
-            r = c.post(f"/participants/{pcode}/records", json={"records": batch}).json()
-            assert sum(r["stored"].values()) == 0, r
-            assert sum(r["duplicates"].values()) == sum(len(v) for v in batch.values())
-        # Resume from the start (a client that lost its place): duplicates are reported, not
-        # stored twice, and the predictions equal offline.
-        got = send_replay(c, rep, list(expected[pcode]))
-        worst = max(abs(got[at] - p) for at, p in expected[pcode].items())
-        assert worst <= 1e-6
+        # The last acknowledged batch survived the crash: sent again, all of it is duplicate.
+        last = events[acknowledged[-1]][1]
+        r = send_event(c, pcode, events[acknowledged[-1]])
+        assert sum(r["stored"].values()) == 0, r
+        assert sum(r["duplicates"].values()) == sum(len(v) for v in last.values())
+        # The client resumes at the request that got no answer (it may or may not have been
+        # committed: either way it is stored once).
+        for event in events[resume:]:
+            body = send_event(c, pcode, event)
+            if event[0] == "predict":
+                got[event[1]] = body["probability"]
         summary = c.get(f"/participants/{pcode}").json()
-    # Nothing doubled: the kept rows of each type equal the release's rows in the kept span.
+    assert set(got) == set(expected[pcode])
+    worst = max(abs(got[at] - p) for at, p in expected[pcode].items())
+    assert worst <= 1e-6
+    # Nothing doubled: the kept rows of each type equal the rows sent in the kept span.
     first = summary["kept_from"]
     for name, stats in summary["types"].items():
-        sent = [r for b in flat for r in b.get(name, []) if r["timestamp"] >= first]
+        sent = [r for kind, b in events if kind == "records" for r in b.get(name, []) if r["timestamp"] >= first]
         assert stats["rows"] == len(sent), name
 
 
@@ -75,7 +80,7 @@ def test_two_workers_answer_as_one(offline, release, expected, tmp_path, server)
         def ask():
             with httpx.Client(base_url=two.url, timeout=300) as own:
                 for _ in range(4):
-                    answers.add(round(own.get(f"/participants/{pcode}/prediction", params={"at": prompts[-1]}).json()["probability"], 12))
+                    answers.add(round(own.get(f"/participants/{pcode}/prediction").json()["probability"], 12))
 
         threads = [threading.Thread(target=ask) for _ in range(3)]
         [t.start() for t in threads]

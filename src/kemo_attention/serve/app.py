@@ -251,9 +251,10 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
         lifespan=lifespan,
     )
     app.include_router(router)
-    from kemo_attention.serve.live_routes import live_router
+    if store_path is not None:  # the /participants routes exist only with a store behind them
+        from kemo_attention.serve.live_routes import live_router
 
-    app.include_router(live_router(_FastJSONRoute))
+        app.include_router(live_router(_FastJSONRoute))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(KemoError, _kemo_error)
