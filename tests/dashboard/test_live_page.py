@@ -80,3 +80,22 @@ def test_live_page_says_when_a_file_is_not_a_store(make_app, monkeypatch, tmp_pa
     at = _run(make_app, monkeypatch, bogus)
     assert not at.exception
     assert "Cannot read the live store" in texts(at)
+
+
+def test_dashboard_store_option_refuses_a_missing_file_in_one_line(tmp_path):
+    import subprocess
+
+    proc = subprocess.run([CLI, "dashboard", "--store", str(tmp_path / "none.sqlite"), "--port", "0"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"--store {tmp_path / 'none.sqlite'}: no such file" in proc.stderr
+
+
+def test_dashboard_passes_the_store_to_the_app_as_an_absolute_path(tmp_path, monkeypatch):
+    from kemo_attention.dashboard.config import ENV_STORE, DashboardConfig
+
+    monkeypatch.chdir(tmp_path)
+    cfg = DashboardConfig(store=Path("kemo-live.sqlite"))
+    env = cfg.to_env()
+    assert env[ENV_STORE] == str(tmp_path / "kemo-live.sqlite")
+    assert DashboardConfig.from_env(env).store == tmp_path / "kemo-live.sqlite"
