@@ -32,6 +32,16 @@ def test_demo_runs_every_stage_and_leaves_what_the_dashboard_needs(tmp_path):
 
     bundle = load_bundle(bundles[0])
     assert len(bundle.feature_names) == 3356 and bundle.feature_mode == "causal"
+    # the demo ends with one participant replayed through a live server: the served
+    # probabilities are the bundle's on the extracted features of the same prompts
+    from kemo_attention.dataset import load_dataset
+
+    live = pd.read_csv(work / "live" / "replay.csv")
+    features = load_dataset(work / "features" / "attention.pkl")
+    mine = features.group == live["pcode"].iloc[0]
+    assert set(live["pcode"]) == {"P01"} and len(live) == int(mine.sum())
+    offline = bundle.predict_proba(features.X[mine])
+    assert abs(live.sort_values("prompt_time")["probability"].to_numpy() - offline).max() <= 1e-6
     # the printed next steps point at files that exist
     assert f"--bundle {bundles[0]}" in proc.stdout and "kemo-attention serve" in proc.stdout
 

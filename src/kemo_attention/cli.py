@@ -63,6 +63,7 @@ def _register() -> None:
     from kemo_attention.demo import commands as demo_cmd
     from kemo_attention.evaluate import commands as evaluate_cmd
     from kemo_attention.features import commands as features_cmd
+    from kemo_attention.live import commands as live_cmd
     from kemo_attention.release import commands as release_cmd
     from kemo_attention.serve import commands as serve_cmd
 
@@ -74,6 +75,7 @@ def _register() -> None:
     app.command("export")(serve_cmd.export)
     app.command("serve")(serve_cmd.serve)
     app.command("dashboard")(dashboard_cmd.dashboard)
+    app.command("replay")(live_cmd.replay)
 
 
 _register()

@@ -1,7 +1,8 @@
 """``kemo-attention demo``: the whole path on built-in demo data, stage by stage.
 
 synth (a release-shaped folder) -> check (check.json) -> extract (features/) ->
-evaluate (eval/attention/) -> export (models/). Each stage calls the same library function
+evaluate (eval/attention/) -> export (models/) -> live (one participant replayed through a
+live server on a temporary store: live/replay.csv). Each stage calls the same library function
 as its own verb, so the demo exercises exactly what a user runs on the real release.
 """
 
@@ -29,6 +30,8 @@ from kemo_attention.options import (
     switch,
 )
 
+DEMO_BATCH_MS = 15 * 60_000  # data time per records batch in the demo's live replay
+
 
 def demo_command(
     work: Annotated[Path, typer.Option("--work", help="Folder for everything the demo writes.")] = Path("demo-work"),
@@ -42,11 +45,11 @@ def demo_command(
     models: ModelsOption = "all",
     fresh: Annotated[bool, switch("--fresh/--no-fresh", "Write the demo release again even if one exists.")] = False,
 ) -> None:
-    """Run the whole path on built-in demo data: synth, check, extract, evaluate, export.
+    """Run the whole path on built-in demo data: synth, check, extract, evaluate, export, live replay.
 
     Everything lands under --work: release/, check.json, features/ (attention.pkl and
     .parquet), eval/attention/ (leaderboard, plots, predictions), models/ (the exported
-    bundle). Rerunning reuses the release and the feature cache.
+    bundle), live/ (one participant replayed through a live server: replay.csv). Rerunning reuses the release and the feature cache.
     """
     from rich.console import Console
 
@@ -70,7 +73,7 @@ def demo_command(
         return time.perf_counter()
 
     # 1. demo release ---------------------------------------------------------------
-    start = stage("1/5 synth", f"demo release in {release}")
+    start = stage("1/6 synth", f"demo release in {release}")
     if fresh and release.exists():
         import shutil
 
@@ -88,7 +91,7 @@ def demo_command(
     timings["synth"] = time.perf_counter() - start
 
     # 2. check ----------------------------------------------------------------------
-    start = stage("2/5 check", "what the release holds, and its dirt")
+    start = stage("2/6 check", "what the release holds, and its dirt")
     report = check_release(release)
     from kemo_attention.dataset import atomic_write
 
@@ -102,7 +105,7 @@ def demo_command(
     timings["check"] = time.perf_counter() - start
 
     # 3. extract --------------------------------------------------------------------
-    start = stage("3/5 extract", "the reference feature set, causal mode")
+    start = stage("3/6 extract", "the reference feature set, causal mode")
     dataset = extract_release(release, work / "features", executor=executor, cache_dir=work / "cache")
     console.print(
         f"{len(dataset)} samples x {dataset.X.shape[1]} features from {len(set(dataset.group))} participants; "
@@ -111,7 +114,7 @@ def demo_command(
     timings["extract"] = time.perf_counter() - start
 
     # 4. evaluate -------------------------------------------------------------------
-    start = stage("4/5 evaluate", "grouped 5-fold CV of every model")
+    start = stage("4/6 evaluate", "grouped 5-fold CV of every model")
     chosen = MODEL_NAMES if models == "all" else tuple(m.strip() for m in models.split(",") if m.strip())
     eval_dir = work / "eval" / "attention"
     leaderboard = run_evaluation(
@@ -121,13 +124,18 @@ def demo_command(
     timings["evaluate"] = time.perf_counter() - start
 
     # 5. export ---------------------------------------------------------------------
-    start = stage("5/5 export", "the best model as a bundle")
+    start = stage("5/6 export", "the best model as a bundle")
     candidates = leaderboard[leaderboard["model"] != "dummy"]
     best = str((candidates if len(candidates) else leaderboard).iloc[0]["model"])
     bundle_path = export_bundle(
         dataset, best, work / "models", eval_dir=eval_dir, input_path=work / "features" / "attention.pkl"
     )
     timings["export"] = time.perf_counter() - start
+
+    # 6. live -----------------------------------------------------------------------
+    start = stage("6/6 live", "one participant replayed through a live server")
+    live_csv = _live_replay(console, release, work, bundle_path, dataset)
+    timings["live"] = time.perf_counter() - start
 
     console.rule("[bold]done[/bold]")
     total = sum(timings.values())
@@ -139,9 +147,38 @@ def demo_command(
         f"  features       {work / 'features' / 'attention.pkl'} (and .parquet)\n"
         f"  evaluation     {eval_dir} (leaderboard.md, plots/, oof_predictions.parquet)\n"
         f"  bundle         {bundle_path}\n"
+        f"  live replay    {live_csv}\n"
         "\nNext:\n"
         f"  .venv/bin/kemo-attention dashboard --eval {eval_dir} --bundle {bundle_path} "
         f"--release {release} --check {work / 'check.json'}\n"
-        f"  .venv/bin/kemo-attention serve {bundle_path}"
+        f"  .venv/bin/kemo-attention serve {bundle_path} --store kemo-live.sqlite\n"
+        f"  .venv/bin/kemo-attention replay {release} --url http://127.0.0.1:8000 --participants {_first_pcode(dataset)}"
     )
+
+
+def _first_pcode(dataset) -> str:
+    from kemo_attention.release.layout import pcode_sort_key
+
+    return sorted(set(dataset.group), key=pcode_sort_key)[0]
+
+
+def _live_replay(console, release: Path, work: Path, bundle_path: Path, dataset) -> Path:
+    """Serve the bundle with a temporary store, replay the first extracted participant into
+    it as fast as it goes, and compare with the offline predictions. Batches of 15 min of
+    data rather than the replay's 60 s: a request costs the server tens of milliseconds
+    whatever its size, and the demo should finish in seconds, not minutes."""
+    import tempfile
+
+    from kemo_attention.live.local import LocalServer
+    from kemo_attention.live.replay import run_replay
+
+    pcode = _first_pcode(dataset)
+    out = work / "live" / "replay.csv"
+    with tempfile.TemporaryDirectory(prefix="kemo-live-") as tmp:
+        store = Path(tmp) / "kemo-live.sqlite"
+        with LocalServer(bundle_path, store, work / "live" / "serve.log") as server:
+            console.print(f"live server on {server.url} (store {store}, log {work / 'live' / 'serve.log'}); replaying {pcode}")
+            run_replay(release, url=server.url, participants=pcode, out=out, batch_ms=DEMO_BATCH_MS,
+                       compare=work / "features" / "attention.pkl", bundle=bundle_path, console=console)
+    return out
 

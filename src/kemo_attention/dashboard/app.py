@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kemo_attention.dashboard.config import DashboardConfig
-from kemo_attention.dashboard.views import data_yield, features, models, people, try_it
+from kemo_attention.dashboard.views import data_yield, features, live, models, people, try_it
 
 PAGES = {
     "Models": models.render,
@@ -17,6 +17,7 @@ PAGES = {
     "People": people.render,
     "Data": data_yield.render,
     "Try it": try_it.render,
+    "Live": live.render,
 }
 
 
@@ -26,6 +27,7 @@ def _inputs(cfg: DashboardConfig) -> None:
         ("bundle", cfg.bundle, "--bundle"),
         ("release", cfg.release, "--release"),
         ("check report", cfg.check, "--check"),
+        ("live store", cfg.store, "--store"),
     ]
     lines = []
     for name, path, flag in rows:

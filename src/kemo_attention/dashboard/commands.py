@@ -23,12 +23,16 @@ def dashboard(
         typer.Option("--release", help="Release folder: raw answers on the People page, live features on Try it, a check on Data."),
     ] = None,
     check: Annotated[Optional[Path], typer.Option("--check", help="Check report JSON from `kemo-attention check RELEASE --json --out FILE`.")] = None,
+    store: Annotated[
+        Optional[Path],
+        typer.Option("--store", help="Live store of `kemo-attention serve --store PATH` (SQLite file), for the Live page."),
+    ] = None,
     port: PortOption = 8501,
     host: HostOption = DEFAULT_HOST,
     sha256: BundleSha256Option = None,
 ) -> None:
     """Open the results in a Streamlit dashboard: leaderboard and curves, features, people,
-    data yield, and a live "try it" with an exported bundle. Runs until Ctrl+C."""
+    data yield, a live "try it" with an exported bundle, and the live store's predictions. Runs until Ctrl+C."""
     import os
     import signal
     import subprocess
@@ -43,6 +47,7 @@ def dashboard(
     _require(bundle, "--bundle", "a bundle file", is_dir=False)
     _require(release, "--release", "a release folder", is_dir=True)
     _require(check, "--check", "a check report JSON file", is_dir=False)
+    _require(store, "--store", "the live store file of `kemo-attention serve --store`", is_dir=False)
     if eval_dir is not None and not (eval_dir / "leaderboard.csv").is_file():
         raise KemoError(f"--eval {eval_dir}: no leaderboard.csv there; expected the folder `kemo-attention evaluate --out` wrote")
     if sha256 is not None:
@@ -51,7 +56,7 @@ def dashboard(
         raise KemoError(f"--port {port}: expected a port number 1-65535")
     _require_free_port(host, port)
 
-    cfg = DashboardConfig(eval_dir, bundle, release, check, sha256)
+    cfg = DashboardConfig(eval_dir, bundle, release, check, sha256, store)
     app = Path(__file__).with_name("app.py")
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),

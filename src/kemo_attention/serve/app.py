@@ -47,6 +47,8 @@ DEFAULT_MAX_BODY_MB = 20.0
 # which import the app by name (see create_app_from_env).
 ENV_BUNDLE = "KEMO_ATTENTION_SERVE_BUNDLE"
 ENV_MAX_BODY_MB = "KEMO_ATTENTION_SERVE_MAX_BODY_MB"
+ENV_STORE = "KEMO_ATTENTION_SERVE_STORE"
+ENV_TOKEN = "KEMO_API_TOKEN"
 _ERRORS = {
     409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
@@ -236,12 +238,15 @@ async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
 
 # --------------------------------------------------------------------------- factory
 def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None,
-               sha256: str | None = None) -> FastAPI:
+               sha256: str | None = None, store_path: str | Path | None = None,
+               token: str | None = None) -> FastAPI:
     """The API for the bundle at ``bundle_path`` (loaded and checked at start-up).
 
     ``bundle`` skips the load when the caller has already loaded that bundle (``serve``
     loads it first, so a bad bundle is reported before the server starts). ``sha256``: the
     file's expected SHA-256; any other file is refused (``load_bundle(expected_sha256=)``).
+    ``store_path``: the live store (SQLite file) behind the ``/participants`` routes;
+    ``token``: the bearer token those routes require (docs/live.md).
     """
     from kemo_attention import __version__
 
@@ -251,8 +256,16 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     async def lifespan(app: FastAPI):
         loaded = bundle if bundle is not None else load_bundle(bundle_path, expected_sha256=sha256)
         app.state.service = PredictionService(loaded)
+        app.state.live_token = token or None
+        if store_path is not None:
+            from kemo_attention.live.service import LiveService
+            from kemo_attention.live.store import open_store
+
+            app.state.live = LiveService(app.state.service, open_store(store_path))
         log.info("serving %s (%s)", loaded.path, loaded.bundle_version)
         yield
+        if getattr(app.state, "live", None) is not None:
+            app.state.live.store.close()
 
     app = FastAPI(
         title="kemo-attention inference API",
@@ -268,6 +281,10 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     )
     add_offline_docs(app)
     app.include_router(router)
+    if store_path is not None:  # the /participants routes exist only with a store behind them
+        from kemo_attention.serve.live_routes import live_router
+
+        app.include_router(live_router(_FastJSONRoute))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestError, _request_error)
     app.add_middleware(BodySizeLimit, max_bytes=int(max_body_mb * 2**20))
@@ -294,4 +311,5 @@ def create_app_from_env() -> FastAPI:
         raise KemoError(f"{ENV_MAX_BODY_MB} must be a number of MB; got {raw!r}") from None
     from kemo_attention.bundle import ENV_SHA256
 
-    return create_app(bundle_path, max_body_mb=max_body_mb, sha256=os.environ.get(ENV_SHA256) or None)
+    return create_app(bundle_path, max_body_mb=max_body_mb, sha256=os.environ.get(ENV_SHA256) or None,
+                      store_path=os.environ.get(ENV_STORE) or None, token=os.environ.get(ENV_TOKEN) or None)

@@ -48,14 +48,23 @@ def serve(
         int,
         typer.Option(
             "--workers", min=1,
-            help="Server processes (not tasks: this is the one verb whose --workers defaults to 1). One process "
-                 "predicts on one core at most (Python's GIL); use about one worker per "
+            help="Server processes (not tasks: this is the one verb whose --workers defaults to 1; they share one "
+                 "--store). One process predicts on one core at most (Python's GIL); use about one worker per "
                  "core for many concurrent clients (bench/bench_serve.py, 2 cores, wrk with 8 connections: 225 req/s with "
                  "1 worker, 461 with 2). "
                  "Each worker holds its own copy of the model in memory.",
         ),
     ] = 1,
     sha256: BundleSha256Option = None,
+    store: Annotated[
+        Path,
+        typer.Option("--store", help="SQLite file of the live store behind /participants (created when absent; docs/live.md)."),
+    ] = Path("kemo-live.sqlite"),
+    token: Annotated[
+        Optional[str],
+        typer.Option("--token", envvar="KEMO_API_TOKEN", show_envvar=True,
+                     help="Bearer token the /participants routes require. Needed to listen on anything but loopback."),
+    ] = None,
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
@@ -69,23 +78,46 @@ def serve(
 
     if max_body_mb <= 0:
         raise KemoError(f"--max-body-mb must be positive; got {max_body_mb}")
+    if not token and not _is_loopback(host):
+        raise KemoError(f"--host {host} exposes the participants' data to the network: set --token (or KEMO_API_TOKEN) "
+                        "so that only clients holding it can read and write, or listen on 127.0.0.1")
+    from kemo_attention.live.store import open_store
+
+    store = store.resolve()
+    open_store(store).close()  # a bad path or file is reported before the server starts
     loaded = load_bundle(bundle, expected_sha256=sha256)  # refuse a bad bundle before binding the port
     if workers == 1:
-        app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded)
+        app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded, store_path=store, token=token)
         typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
+        typer.echo(f"live store: {store}{' (token required)' if token else ''}", err=True)
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
     import os
 
     from kemo_attention.bundle import ENV_SHA256
-    from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB
+    from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB, ENV_STORE, ENV_TOKEN
 
     # uvicorn's worker processes import the app by name: the factory reads these.
     os.environ[ENV_BUNDLE] = str(loaded.path.resolve())
     os.environ[ENV_MAX_BODY_MB] = repr(float(max_body_mb))
     # each worker re-reads the file: it must still be the one the user vouched for
     os.environ[ENV_SHA256] = loaded.manifest["pkl_sha256"] if sha256 is None else sha256
+    os.environ[ENV_STORE] = str(store)
+    if token:
+        os.environ[ENV_TOKEN] = token
     typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) with {workers} workers on http://{host}:{port} (docs: /docs)", err=True)
+    typer.echo(f"live store: {store}{' (token required)' if token else ''}", err=True)
     del loaded  # each worker loads (and re-checks) its own copy
     uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,
                 host=host, port=port, log_level="info")
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -242,3 +242,114 @@ class ErrorResponse(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     detail: str
+
+
+# --------------------------------------------------------------------------- live prediction
+class RecordsBatch(BaseModel):
+    """One batch of a participant's raw records (stored whole or not at all)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"records": {"HR": [{"timestamp": 1557278760000, "bpm": 71}],
+                                                     "ScreenEvent": [{"timestamp": 1557278700000, "type": "ON"}]}}]},
+    )
+    records: dict[str, RecordList] = Field(
+        description="Data type name (HR, Acceleration, ScreenEvent ...; any case) -> records with the release's columns."
+    )
+
+
+class RecordsStored(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    pcode: str
+    stored: dict[str, int] = Field(description="Rows stored per data type.")
+    duplicates: dict[str, int] = Field(description="Rows equal to a stored row (same type, timestamp and values): not stored again.")
+
+
+class AnswersBatch(BaseModel):
+    """Answers to prompts, with the release's EsmResponse columns (responseTime required)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"answers": [{"responseTime": 1557279100000, "scheduledTime": 1557279000000,
+                                                      "attention": 2, "valence": 1}]}]},
+    )
+    answers: list[dict[str, Any]] = Field(max_length=MAX_ROWS)
+
+
+class AnswersStored(BaseModel):
+    pcode: str
+    stored: int
+    duplicates: int
+
+
+class LiveProfile(UserInfo):
+    """UserInfo columns of one participant (the ``PIF#`` features)."""
+
+    participationStartDate: StrictStr | None = None
+    pcode: StrictStr | None = None
+
+
+class ProfileBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"profile": {"age": 23, "gender": "F", "PSS": 21}}]})
+    profile: LiveProfile
+
+
+class ProfileStored(BaseModel):
+    pcode: str
+    profile: dict[str, Any]
+
+
+class StreamSeen(BaseModel):
+    samples_last_hour: int
+    last_sample: int | None
+
+
+class LivePrediction(BaseModel):
+    pcode: str
+    at: int = Field(description="The prompt time predicted for, epoch ms (features use data before it).")
+    probability: float
+    label: Literal[0, 1]
+    threshold: float
+    model_sha256: str
+    served_at: float
+    streams: dict[str, StreamSeen] = Field(description="Per stream the model uses: samples in the hour before `at`, last sample time.")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ParticipantList(BaseModel):
+    participants: list[str]
+
+
+class TypeStored(BaseModel):
+    rows: int
+    first: int
+    last: int
+
+
+class ParticipantSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    pcode: str
+    types: dict[str, TypeStored]
+    answers: int
+    profile: bool
+    predictions: int
+
+
+class ServedPrediction(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    at: int
+    probability: float
+    label: Literal[0, 1]
+    threshold: float
+    model_sha256: str
+    served_at: float
+
+
+class PredictionHistory(BaseModel):
+    pcode: str
+    predictions: list[ServedPrediction]
+
+
+class Deleted(BaseModel):
+    pcode: str
+    deleted: bool

@@ -1,0 +1,317 @@
+"""Live prediction, apart from HTTP: ingest batches into the store, predict from what it keeps.
+
+Records are typed and cleaned by the release reader's own code (``frame_from_records``),
+streams come from ``build_streams`` and features from ``feature_blocks`` (what
+``features_for_prompts`` runs), the probability from the serving room's
+:class:`~kemo_attention.serve.service.PredictionService`. What this module adds is the
+bookkeeping of :mod:`~kemo_attention.live.history`: which rows to keep, and the few samples
+kept from before the cutoff so that the features equal those of the whole history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from kemo_attention.config import FeatureSettings
+from kemo_attention.features.extract import blocks_to_frame, feature_blocks
+from kemo_attention.features.streams import STREAM_SPECS, STREAMS_OF_TYPE, build_streams
+from kemo_attention.features.window import WINDOWS
+from kemo_attention.live.history import StreamState, carry_rows, fold_state, with_state
+from kemo_attention.live.store import HOUR_MS, LiveStore
+from kemo_attention.release.read import empty_frame
+from kemo_attention.release.schema import DATA_TYPES, ESM_COLUMNS, TIMESTAMP
+from kemo_attention.serve.service import THRESHOLD, PredictionService, RequestError
+
+PCODE = re.compile(r"^P\d{1,6}$")
+MARGIN_MS = HOUR_MS  # raw data kept beyond the longest window: late batches and past `at` up to ~1 h
+FUTURE_MS = 86_400_000  # a timestamp more than a day ahead of the server's clock is refused
+_MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000  # 2000 .. 2100
+_STREAM_TYPE = {s: t for t, names in STREAMS_OF_TYPE.items() for s in names}
+_WINDOW_MS = dict(WINDOWS)
+_NEVER = -(1 << 62)
+
+
+def check_pcode(pcode: str) -> str:
+    if not PCODE.match(pcode or ""):
+        raise RequestError(422, f"participant code {pcode!r}: expected P followed by digits, e.g. P07")
+    return pcode
+
+
+def needs_of(used_features: list[str]) -> tuple[list[str], int]:
+    """The streams the features use, and the longest window among them (ms)."""
+    streams, longest = set(), 30_000
+    for name in used_features:
+        head, _, rest = name.partition("#")
+        if head in _STREAM_TYPE:
+            streams.add(head)
+            win = rest.rsplit("#", 1)[-1]
+            longest = max(longest, _WINDOW_MS.get(win, 0))
+    return [s.name for s in STREAM_SPECS if s.name in streams], longest
+
+
+class LiveService:
+    """Ingest and predict for the participants of one store with one bundle."""
+
+    def __init__(self, predictor: PredictionService, store: LiveStore, *, features: list[str] | None = None):
+        """``features``: compute these instead of the bundle's selected ones (tests compare
+        every feature with offline extraction this way)."""
+        self.predictor, self.store = predictor, store
+        bundle = predictor.bundle
+        self.streams, self.window_ms = needs_of(bundle.used_features() if features is None else features)
+        self.types = [t for t in DATA_TYPES if any(s in self.streams for s in STREAMS_OF_TYPE[t])]
+        self.settings = FeatureSettings.from_dict(bundle.manifest.get("feature_settings") or {})
+        self.label = dict(bundle.manifest.get("label") or {"name": "attention"})
+        self.model_sha256 = str(bundle.manifest.get("pkl_sha256", ""))
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, pcode: str, records: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        check_pcode(pcode)
+        tables, absent = self.predictor.tables(records)
+        given = {name: frame for name, frame in tables.items() if name not in absent}
+        now = int(time.time() * 1000)
+        for name, frame in given.items():
+            _check_times(name, frame, records, now)
+        stored: dict[str, int] = {}
+        duplicates: dict[str, int] = {}
+        too_old: dict[str, int] = {}
+        with self.store.write(pcode) as tx:
+            meta = tx.ensure()
+            cutoff = meta["cutoff_ms"]
+            latest = meta["latest_ms"]
+            for name, frame in given.items():
+                if cutoff is not None:
+                    old = frame.filter(pl.col(TIMESTAMP) < cutoff)
+                    frame = frame.filter(pl.col(TIMESTAMP) >= cutoff)
+                    if old.height:
+                        too_old[name] = old.height
+                new = _new_rows(tx, name, frame)
+                tx.append(name, new)
+                stored[name] = new.height
+                duplicates[name] = frame.height - new.height
+                if new.height:
+                    top = int(new.get_column(TIMESTAMP).max())
+                    latest = top if latest is None else max(latest, top)
+            if latest is not None:
+                tx.set_meta(latest_ms=latest)
+                self._prune(tx, meta, latest)
+        out: dict[str, Any] = {"pcode": pcode, "stored": stored, "duplicates": duplicates}
+        if too_old:
+            out["too_old"] = too_old
+            out["warnings"] = [
+                f"{n} {name} row(s) older than the kept window (from {cutoff}) were not stored: the store keeps "
+                f"{self.window_ms // 60_000} min + {MARGIN_MS // 60_000} min behind the newest data"
+                for name, n in too_old.items()
+            ]
+        return out
+
+    def _prune(self, tx, meta: dict[str, Any], latest: int) -> None:
+        """Move the cutoff to the hour ``longest window + margin`` behind ``latest``: fold the
+        leaving rows' stream samples into the state, keep the carry rows, drop the rest."""
+        target = (latest - self.window_ms - MARGIN_MS) // HOUR_MS * HOUR_MS
+        old_cutoff = meta["cutoff_ms"]
+        if old_cutoff is not None and target <= old_cutoff:
+            return
+        leaving: dict[str, pl.DataFrame] = {}
+        carry: dict[str, pl.DataFrame] = {}
+        for name in tx.types():
+            frame = tx.rows(name, end=target - 1)
+            if frame is None:
+                continue
+            frame = frame.filter(pl.col(TIMESTAMP) < target)
+            leaving[name] = frame
+            carry[name] = carry_rows(name, frame, target)
+        if old_cutoff is None and not leaving:
+            return
+        state = {k: StreamState.from_json(v) for k, v in meta["state"].items()}
+        tables = {name: leaving.get(name, empty_frame(dt)) for name, dt in DATA_TYPES.items()}
+        lo = _NEVER if old_cutoff is None else old_cutoff
+        for name, stream in build_streams(tables).items():
+            a = int(np.searchsorted(stream.times, lo, side="left"))
+            b = int(np.searchsorted(stream.times, target, side="left"))
+            if b > a or name in state:
+                folded = fold_state(name, state.get(name), stream.times[a:b], stream.values[a:b])
+                if folded is not None:
+                    state[name] = folded
+        tx.prune(target, carry)
+        tx.set_meta(cutoff_ms=target, state={k: v.to_json() for k, v in state.items()})
+
+    # ------------------------------------------------------------------ answers and profile
+    def add_answers(self, pcode: str, answers: list[dict[str, Any]]) -> dict[str, Any]:
+        check_pcode(pcode)
+        rows = [_answer_row(i, a, pcode) for i, a in enumerate(answers)]
+        with self.store.write(pcode) as tx:
+            tx.ensure()
+            stored, dup = tx.add_answers(rows)
+        return {"pcode": pcode, "stored": stored, "duplicates": dup}
+
+    def set_profile(self, pcode: str, profile: dict[str, Any]) -> dict[str, Any]:
+        check_pcode(pcode)
+        with self.store.write(pcode) as tx:
+            tx.ensure()
+            tx.set_profile(profile)
+        return {"pcode": pcode, "profile": profile}
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, pcode: str, at: int | None = None) -> dict[str, Any]:
+        check_pcode(pcode)
+        self.predictor.check_raw_servable()
+        X, at, seen, warnings = self.features(pcode, at)
+        names = self.predictor.names
+        proba = float(self.predictor.proba(X[names].to_numpy(dtype=np.float64))[0])
+        record = {
+            "pcode": pcode, "at": at, "probability": proba, "label": int(proba >= THRESHOLD), "threshold": THRESHOLD,
+            "model_sha256": self.model_sha256, "served_at": time.time(),
+        }
+        with self.store.write(pcode) as tx:
+            if tx.meta() is not None:  # deleted meanwhile: nothing to record
+                tx.add_prediction(record, {"streams": seen, "warnings": warnings})
+        return {**record, "streams": seen, "warnings": warnings}
+
+    def features(self, pcode: str, at: int | None = None):
+        """The feature row at prompt time ``at`` from the stored data (the streams this
+        service computes; the others are empty), ``at``, what each stream saw, warnings."""
+        check_pcode(pcode)
+        with self.store.read(pcode) as tx:
+            meta = tx.meta()
+            if meta is None:
+                raise RequestError(404, f"participant {pcode} has nothing stored")
+            if at is None:
+                if meta["latest_ms"] is None:
+                    raise RequestError(422, f"participant {pcode} has no sensor records yet; send records or give ?at=")
+                at = int(meta["latest_ms"])
+            elif not _MIN_MS <= at <= _MAX_MS:
+                raise RequestError(422, f"at: {at} is not an epoch-millisecond time between 2000 and 2100 (seconds instead of ms?)")
+            t = at - 1
+            cutoff = meta["cutoff_ms"]
+            if cutoff is not None and t - self.window_ms < cutoff:
+                raise RequestError(
+                    422,
+                    f"at: {at} is earlier than the stored window: {pcode}'s raw data are kept from {cutoff} "
+                    f"(the longest feature window, {self.window_ms // 60_000} min, plus {MARGIN_MS // 60_000} min behind "
+                    f"the newest data, {meta['latest_ms']}); ask for at >= {cutoff + self.window_ms + 1}",
+                    kept_from=cutoff,
+                )
+            tables = {}
+            for name, dt in DATA_TYPES.items():
+                frame = tx.rows(name, end=t) if name in self.types else None
+                tables[name] = frame if frame is not None else empty_frame(dt)
+            answers = tx.answers()
+            profile = meta["profile"]
+            state = meta["state"]
+        streams = build_streams(tables)
+        lo = _NEVER if cutoff is None else cutoff
+        for name in self.streams:
+            kept = StreamState.from_json(state[name]) if name in state else None
+            streams[name] = with_state(streams[name], kept, lo)
+        past = self.past_labels(answers, t)
+        numeric, flags = feature_blocks(streams, np.array([at], dtype=np.int64), userinfo=profile,
+                                        past_labels=past, settings=self.settings)
+        X = blocks_to_frame(numeric, flags, self.settings.coverage)
+        seen, warnings = {}, []
+        for name in self.streams:
+            s = streams[name]
+            last = int(np.searchsorted(s.times, t, side="right"))
+            first = int(np.searchsorted(s.times, t - HOUR_MS, side="right"))
+            seen[name] = {"samples_last_hour": last - first, "last_sample": int(s.times[last - 1]) if last else None}
+            if last == 0:
+                warnings.append(f"stream {name} (from {_STREAM_TYPE[name]}) has no data at or before at; the model relies on it")
+        return X, at, seen, warnings
+
+    def past_labels(self, answers: list[dict[str, Any]], t: int) -> list[tuple[int, int]]:
+        """``(prompt time, y)`` of the answers given at or before t, labelled as in training."""
+        name = self.label.get("name", "attention")
+        threshold = float(self.label.get("threshold", 0.0))
+        scheduled_only = bool(self.label.get("scheduled_only", True))
+        usable = []
+        for a in answers:
+            value = a.get(name)
+            anchor = a.get("scheduledTime")
+            if anchor is None and not scheduled_only:
+                anchor = a.get("responseTime")
+            if anchor is None or value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            usable.append((int(anchor), float(value), int(a["responseTime"])))
+        if self.label.get("threshold_kind") == "participant_mean" and usable:
+            threshold += float(np.mean([v for _, v, _ in usable]))
+        return [(anchor, int(v > threshold)) for anchor, v, resp in usable if resp <= t]
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_times(name: str, frame: pl.DataFrame, records: dict, now: int) -> None:
+    times = frame.get_column(TIMESTAMP)
+    if frame.height == 0:
+        return
+    lo, hi = int(times.min()), int(times.max())
+    if _MIN_MS <= lo and hi <= min(_MAX_MS, now + FUTURE_MS):
+        return
+    recs = next(v for k, v in records.items() if k.lower() == name.lower())
+    for i, rec in enumerate(recs):
+        value = next((v for k, v in rec.items() if str(k).strip().lower() == TIMESTAMP), None)
+        try:
+            ms = int(float(value))
+        except (TypeError, ValueError):
+            continue
+        if not _MIN_MS <= ms <= _MAX_MS:
+            raise RequestError(422, f"records.{name}: record {i} (0-based index), column 'timestamp': expected epoch "
+                                    f"milliseconds between 2000 and 2100; got {value!r} (seconds instead of ms?)", data_type=name)
+        if ms > now + FUTURE_MS:
+            raise RequestError(422, f"records.{name}: record {i} (0-based index), column 'timestamp': {value!r} is more "
+                                    f"than a day ahead of the server's clock ({now})", data_type=name)
+    raise RequestError(422, f"records.{name}: a timestamp is outside 2000..2100 or in the future", data_type=name)
+
+
+def _new_rows(tx, name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``frame`` equal to no stored row of the type (same timestamp and values)."""
+    if frame.height == 0:
+        return frame
+    times = frame.get_column(TIMESTAMP)
+    newest = tx.last_time(name)
+    if newest is None or int(times.min()) > newest:  # in-order data: nothing stored to compare with
+        return frame
+    stored = tx.rows(name, int(times.min()), int(times.max()), carry=False)
+    if stored is None:
+        return frame
+    stored = stored.filter(pl.col(TIMESTAMP).is_in(times.unique().implode()))
+    if stored.height == 0:
+        return frame
+    return frame.join(stored.unique(), on=frame.columns, how="anti", nulls_equal=True, maintain_order="left")
+
+
+_ESM = {c.name.lower(): c for c in ESM_COLUMNS}
+
+
+def _answer_row(i: int, answer: Any, pcode: str) -> tuple[int, int | None, str]:
+    if not isinstance(answer, dict):
+        raise RequestError(422, f"answers[{i}]: expected an object of EsmResponse columns; got {type(answer).__name__}")
+    row: dict[str, Any] = {}
+    for key, value in answer.items():
+        col = _ESM.get(str(key).strip().lower())
+        if col is None:
+            raise RequestError(422, f"answers[{i}], column {key!r}: not an EsmResponse column; expected "
+                                    f"{', '.join(c.name for c in ESM_COLUMNS)}")
+        if col.name == "pcode":
+            if value is not None and value != pcode:
+                raise RequestError(422, f"answers[{i}], column 'pcode': {value!r} differs from the participant in the path ({pcode})")
+            continue
+        if value is None:
+            row[col.name] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
+            raise RequestError(422, f"answers[{i}], column {col.name!r}: expected an integer; got {value!r}")
+        row[col.name] = int(value)
+    response = row.get("responseTime")
+    if response is None:
+        raise RequestError(422, f"answers[{i}], column 'responseTime': required (epoch milliseconds of the answer)")
+    for key in ("responseTime", "scheduledTime"):
+        v = row.get(key)
+        if v is not None and not _MIN_MS <= v <= _MAX_MS:
+            raise RequestError(422, f"answers[{i}], column {key!r}: expected epoch milliseconds between 2000 and 2100; got {v}")
+    ordered = {c.name: row[c.name] for c in ESM_COLUMNS if c.name in row}
+    return response, row.get("scheduledTime"), json.dumps(ordered, separators=(",", ":"))

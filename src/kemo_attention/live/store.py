@@ -1,0 +1,391 @@
+"""The live store: participants' recent raw rows, what features need beyond them, answers,
+profile and the predictions served. One interface (:class:`LiveStore`), one implementation on
+SQLite (:class:`SqliteStore`, the standard library's ``sqlite3`` in WAL mode, one file).
+
+Layout (SQLite, docs/live.md): raw rows are not one SQLite row per sample. Each accepted
+batch of one data type becomes one *chunk*: the typed polars frame as Arrow IPC bytes (LZ4),
+filed under the hour it falls in (``bucket``); a batch spanning hours is split. Reading a
+participant's 8 hours of full-rate acceleration is then a few dozen blob reads, not 225,000
+row fetches. When an hour holds more than :data:`MERGE_AFTER` chunks they are merged into one.
+Carry rows (rows before the cutoff that the stream builders still need) are one chunk per type
+with ``carry = 1``. The participant row holds the cutoff, the newest data time, the stream
+state (JSON) and the profile.
+
+Writes happen inside :meth:`LiveStore.write` (one ``BEGIN IMMEDIATE`` transaction: one writer
+at a time over every process using the file; readers are not blocked in WAL mode), reads inside
+:meth:`LiveStore.read` (one consistent snapshot). A server database would implement the same
+two transaction objects.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import polars as pl
+
+from kemo_attention.errors import KemoError
+from kemo_attention.release.schema import TIMESTAMP
+
+HOUR_MS = 3_600_000
+MERGE_AFTER = 16  # chunks in one hour of one type before they are merged into one
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS participants (
+    pcode TEXT PRIMARY KEY,
+    latest_ms INTEGER,              -- newest data time stored
+    cutoff_ms INTEGER,              -- raw rows are kept from here on (NULL: nothing pruned yet)
+    state TEXT NOT NULL DEFAULT '{}', -- stream samples before the cutoff (live/history.py)
+    profile TEXT,                   -- UserInfo columns (JSON) or NULL
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pcode TEXT NOT NULL,
+    type TEXT NOT NULL,
+    carry INTEGER NOT NULL DEFAULT 0,
+    bucket INTEGER NOT NULL,        -- floor(time / 1 h) of every row of the chunk
+    tmin INTEGER NOT NULL,
+    tmax INTEGER NOT NULL,
+    nrows INTEGER NOT NULL,
+    blob BLOB NOT NULL              -- Arrow IPC (LZ4) of the typed frame
+);
+CREATE INDEX IF NOT EXISTS chunks_by_type ON chunks (pcode, type, bucket);
+CREATE TABLE IF NOT EXISTS answers (
+    pcode TEXT NOT NULL,
+    response_ms INTEGER NOT NULL,
+    scheduled_ms INTEGER,
+    body TEXT NOT NULL,             -- the EsmResponse columns, canonical JSON
+    PRIMARY KEY (pcode, body)
+);
+CREATE INDEX IF NOT EXISTS answers_by_time ON answers (pcode, response_ms);
+CREATE TABLE IF NOT EXISTS predictions (
+    pcode TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    probability REAL NOT NULL,
+    label INTEGER NOT NULL,
+    threshold REAL NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    served_at REAL NOT NULL,
+    detail TEXT NOT NULL,           -- streams seen and warnings (JSON)
+    PRIMARY KEY (pcode, at, model_sha256)
+);
+"""
+
+
+class StoreError(KemoError):
+    """The store file cannot be opened or used."""
+
+
+def frame_to_blob(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_ipc(buf, compression="lz4")
+    return buf.getvalue()
+
+
+def blob_to_frame(blob: bytes) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(blob))
+
+
+def bucket_of(ms: int) -> int:
+    return int(ms) // HOUR_MS
+
+
+class _Tx:
+    """Reads shared by both transaction kinds."""
+
+    def __init__(self, con: sqlite3.Connection, pcode: str):
+        self.con, self.pcode = con, pcode
+
+    def meta(self) -> dict[str, Any] | None:
+        row = self.con.execute(
+            "SELECT latest_ms, cutoff_ms, state, profile FROM participants WHERE pcode = ?", (self.pcode,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "latest_ms": row[0],
+            "cutoff_ms": row[1],
+            "state": json.loads(row[2] or "{}"),
+            "profile": json.loads(row[3]) if row[3] else None,
+        }
+
+    def rows(self, type_name: str, start: int | None = None, end: int | None = None, *, carry: bool = True) -> pl.DataFrame | None:
+        """Stored rows of one type (carry rows first), time-sorted, stable in arrival order;
+        ``start``/``end`` (inclusive, ms) narrow it to the chunks of those hours. None: no rows."""
+        sql = "SELECT blob FROM chunks WHERE pcode = ? AND type = ?"
+        args: list[Any] = [self.pcode, type_name]
+        if not carry:
+            sql += " AND carry = 0"
+        if start is not None:
+            sql += " AND (carry = 1 OR bucket >= ?)"
+            args.append(bucket_of(start))
+        if end is not None:
+            sql += " AND (carry = 1 OR bucket <= ?)"
+            args.append(bucket_of(end))
+        sql += " ORDER BY carry DESC, bucket, id"
+        frames = [blob_to_frame(b) for (b,) in self.con.execute(sql, args)]
+        if not frames:
+            return None
+        frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+        return frame.sort(TIMESTAMP, maintain_order=True)
+
+    def last_time(self, type_name: str) -> int | None:
+        """The newest stored timestamp of one type (kept rows), from the chunk index alone."""
+        row = self.con.execute("SELECT MAX(tmax) FROM chunks WHERE pcode = ? AND type = ? AND carry = 0",
+                               (self.pcode, type_name)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def types(self) -> list[str]:
+        """Data types with rows stored (kept or carry)."""
+        return [t for (t,) in self.con.execute("SELECT DISTINCT type FROM chunks WHERE pcode = ?", (self.pcode,))]
+
+    def answers(self) -> list[dict[str, Any]]:
+        return [json.loads(b) for (b,) in self.con.execute(
+            "SELECT body FROM answers WHERE pcode = ? ORDER BY response_ms, rowid", (self.pcode,))]
+
+
+class ReadTx(_Tx):
+    """One consistent snapshot of one participant."""
+
+
+class WriteTx(_Tx):
+    """One participant's writes, committed together (or not at all)."""
+
+    def ensure(self) -> dict[str, Any]:
+        meta = self.meta()
+        if meta is None:
+            self.con.execute("INSERT INTO participants (pcode, created) VALUES (?, ?)", (self.pcode, time.time()))
+            meta = self.meta()
+        return meta
+
+    def set_meta(self, *, latest_ms: int | None = None, cutoff_ms: int | None = None, state: dict | None = None) -> None:
+        if latest_ms is not None:
+            self.con.execute("UPDATE participants SET latest_ms = ? WHERE pcode = ?", (int(latest_ms), self.pcode))
+        if cutoff_ms is not None:
+            self.con.execute("UPDATE participants SET cutoff_ms = ? WHERE pcode = ?", (int(cutoff_ms), self.pcode))
+        if state is not None:
+            self.con.execute("UPDATE participants SET state = ? WHERE pcode = ?", (json.dumps(state), self.pcode))
+
+    def set_profile(self, profile: dict[str, Any]) -> None:
+        self.con.execute("UPDATE participants SET profile = ? WHERE pcode = ?", (json.dumps(profile), self.pcode))
+
+    def append(self, type_name: str, frame: pl.DataFrame) -> None:
+        """Add rows (time-sorted) as one chunk per hour they touch; merge crowded hours."""
+        if frame.height == 0:
+            return
+        buckets = frame.get_column(TIMESTAMP) // HOUR_MS
+        for (bucket,), part in frame.with_columns(buckets.alias("__b")).group_by(["__b"], maintain_order=True):
+            part = part.drop("__b")
+            self._insert(type_name, int(bucket), part, carry=False)
+            n = self.con.execute(
+                "SELECT COUNT(*) FROM chunks WHERE pcode = ? AND type = ? AND carry = 0 AND bucket = ?",
+                (self.pcode, type_name, int(bucket)),
+            ).fetchone()[0]
+            if n > MERGE_AFTER:
+                self._merge(type_name, int(bucket))
+
+    def _insert(self, type_name: str, bucket: int, frame: pl.DataFrame, carry: bool) -> None:
+        t = frame.get_column(TIMESTAMP)
+        self.con.execute(
+            "INSERT INTO chunks (pcode, type, carry, bucket, tmin, tmax, nrows, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.pcode, type_name, int(carry), bucket, int(t.min()), int(t.max()), frame.height, frame_to_blob(frame)),
+        )
+
+    def _merge(self, type_name: str, bucket: int) -> None:
+        where = "pcode = ? AND type = ? AND carry = 0 AND bucket = ?"
+        args = (self.pcode, type_name, bucket)
+        frames = [blob_to_frame(b) for (b,) in self.con.execute(f"SELECT blob FROM chunks WHERE {where} ORDER BY id", args)]
+        merged = pl.concat(frames, how="vertical").sort(TIMESTAMP, maintain_order=True)
+        self.con.execute(f"DELETE FROM chunks WHERE {where}", args)
+        self._insert(type_name, bucket, merged, carry=False)
+
+    def prune(self, cutoff_ms: int, carry: dict[str, pl.DataFrame]) -> None:
+        """Drop the rows before ``cutoff_ms`` (a whole hour) and replace the carry rows."""
+        self.con.execute(
+            "DELETE FROM chunks WHERE pcode = ? AND (carry = 1 OR bucket < ?)", (self.pcode, bucket_of(cutoff_ms))
+        )
+        for type_name, frame in carry.items():
+            if frame.height:
+                self._insert(type_name, -1, frame, carry=True)
+
+    def add_answers(self, answers: list[tuple[int, int | None, str]]) -> tuple[int, int]:
+        """(response_ms, scheduled_ms, canonical JSON body) -> (stored, duplicates)."""
+        stored = 0
+        for response_ms, scheduled_ms, body in answers:
+            cur = self.con.execute(
+                "INSERT OR IGNORE INTO answers (pcode, response_ms, scheduled_ms, body) VALUES (?, ?, ?, ?)",
+                (self.pcode, response_ms, scheduled_ms, body),
+            )
+            stored += cur.rowcount
+        return stored, len(answers) - stored
+
+    def add_prediction(self, record: dict[str, Any], detail: dict[str, Any]) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO predictions (pcode, at, probability, label, threshold, model_sha256, served_at, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.pcode, int(record["at"]), float(record["probability"]), int(record["label"]), float(record["threshold"]),
+             str(record["model_sha256"]), float(record["served_at"]), json.dumps(detail)),
+        )
+
+    def delete(self) -> bool:
+        found = self.con.execute("DELETE FROM participants WHERE pcode = ?", (self.pcode,)).rowcount > 0
+        for table in ("chunks", "answers", "predictions"):
+            found |= self.con.execute(f"DELETE FROM {table} WHERE pcode = ?", (self.pcode,)).rowcount > 0
+        return found
+
+
+class LiveStore:
+    """What the live service needs from a store. :class:`SqliteStore` is the one implementation;
+    a client-server database would provide the same methods and transaction objects."""
+
+    def write(self, pcode: str):  # -> context manager of WriteTx
+        raise NotImplementedError
+
+    def read(self, pcode: str):  # -> context manager of ReadTx
+        raise NotImplementedError
+
+    def participants(self) -> list[str]:
+        raise NotImplementedError
+
+    def summary(self, pcode: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def predictions(self, pcode: str, start: int | None = None, end: int | None = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def answers(self, pcode: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteStore(LiveStore):
+    """The store in one SQLite file (WAL mode). Safe for several threads and processes: each
+    thread has its own connection; writers queue on SQLite's lock (``busy_timeout``)."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 60_000):
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if self.path.parent and not self.path.parent.exists():
+            raise StoreError(f"store {self.path}: the folder {self.path.parent} does not exist")
+        con = self._con()
+        try:
+            con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"store {self.path}: not a usable SQLite file ({exc})") from None
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            try:
+                con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                      timeout=self.busy_timeout_ms / 1000)
+                con.execute("PRAGMA journal_mode=WAL")
+                # FULL: a committed batch is on disk before the 200 goes out (survives power loss too).
+                con.execute("PRAGMA synchronous=FULL")
+                con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"store {self.path}: cannot open ({exc})") from None
+            self._local.con = con
+            with self._lock:
+                self._all.append(con)
+        return con
+
+    @contextmanager
+    def write(self, pcode: str) -> Iterator[WriteTx]:
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield WriteTx(con, pcode)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @contextmanager
+    def read(self, pcode: str) -> Iterator[ReadTx]:
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            yield ReadTx(con, pcode)
+        finally:
+            con.execute("ROLLBACK")
+
+    # ------------------------------------------------------------------ the read API
+    def participants(self) -> list[str]:
+        rows = self._con().execute("SELECT pcode FROM participants").fetchall()
+        return sorted((r[0] for r in rows), key=_pcode_key)
+
+    def summary(self, pcode: str) -> dict[str, Any] | None:
+        with self.read(pcode) as tx:
+            meta = tx.meta()
+            if meta is None:
+                return None
+            types = {
+                t: {"rows": int(n), "first": int(a), "last": int(b)}
+                for t, n, a, b in tx.con.execute(
+                    "SELECT type, SUM(nrows), MIN(tmin), MAX(tmax) FROM chunks WHERE pcode = ? AND carry = 0 "
+                    "GROUP BY type ORDER BY type", (pcode,))
+            }
+            answers = tx.con.execute("SELECT COUNT(*) FROM answers WHERE pcode = ?", (pcode,)).fetchone()[0]
+            predictions = tx.con.execute("SELECT COUNT(*) FROM predictions WHERE pcode = ?", (pcode,)).fetchone()[0]
+        return {
+            "pcode": pcode,
+            "types": types,
+            "answers": int(answers),
+            "profile": meta["profile"] is not None,
+            "predictions": int(predictions),
+            "latest": meta["latest_ms"],
+            "kept_from": meta["cutoff_ms"],
+        }
+
+    def predictions(self, pcode: str, start: int | None = None, end: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT at, probability, label, threshold, model_sha256, served_at, detail FROM predictions WHERE pcode = ?"
+        args: list[Any] = [pcode]
+        if start is not None:
+            sql += " AND at >= ?"
+            args.append(int(start))
+        if end is not None:
+            sql += " AND at <= ?"
+            args.append(int(end))
+        out = []
+        for at, p, label, thr, sha, served, detail in self._con().execute(sql + " ORDER BY at, served_at", args):
+            extra = json.loads(detail)
+            out.append({"at": at, "probability": p, "label": label, "threshold": thr, "model_sha256": sha,
+                        "served_at": served, "streams": extra.get("streams", {}), "warnings": extra.get("warnings", [])})
+        return out
+
+    def answers(self, pcode: str) -> list[dict[str, Any]]:
+        with self.read(pcode) as tx:
+            return tx.answers()
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._all:
+                try:
+                    con.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+def _pcode_key(pcode: str) -> tuple[int, str]:
+    digits = pcode[1:]
+    return (int(digits) if digits.isdigit() else 1 << 62, pcode)
+
+
+def open_store(path: str | Path) -> SqliteStore:
+    """The store at ``path`` (created when absent)."""
+    return SqliteStore(path)

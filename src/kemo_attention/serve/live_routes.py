@@ -1,0 +1,164 @@
+"""HTTP routes of live prediction: map requests to :class:`~kemo_attention.live.service.LiveService`.
+
+Every route needs ``Authorization: Bearer <token>`` when the server has a token
+(``--token`` / ``KEMO_API_TOKEN``). Handlers are plain ``def``: storing and predicting are
+blocking work, which FastAPI runs in its thread pool.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from kemo_attention.serve.schemas import (
+    AnswersBatch,
+    AnswersStored,
+    Deleted,
+    ErrorResponse,
+    LivePrediction,
+    ParticipantList,
+    ParticipantSummary,
+    PredictionHistory,
+    ProfileBody,
+    ProfileStored,
+    RecordsBatch,
+    RecordsStored,
+)
+from kemo_attention.serve.service import RequestError
+
+_ERRORS = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
+    404: {"model": ErrorResponse, "description": "Unknown participant"},
+    409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+    422: {"model": ErrorResponse, "description": "The request is not valid"},
+    503: {"model": ErrorResponse, "description": "The server runs without a store"},
+}
+PcodePath = Path(..., pattern=r"^P\d{1,6}$", description="Participant code: P followed by digits (P07).")
+
+
+def token_refusal(request: Request) -> JSONResponse | None:
+    """A 401 response when the server has a token and the request does not carry it."""
+    token = getattr(request.app.state, "live_token", None)
+    if not token:
+        return None
+    got = request.headers.get("authorization", "")
+    scheme, _, value = got.partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
+        return None
+    return JSONResponse(
+        status_code=401,
+        content={"detail": "missing or wrong token: send the header 'Authorization: Bearer <token>' "
+                           "with the token the server was started with (--token / KEMO_API_TOKEN)"},
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _token_route(base: type[APIRoute]) -> type[APIRoute]:
+    """``base`` with the token checked before anything else (body parsing included)."""
+
+    class TokenRoute(base):  # type: ignore[misc, valid-type]
+        def get_route_handler(self):
+            handler = super().get_route_handler()
+
+            async def route(request: Request):
+                refused = token_refusal(request)
+                return refused if refused is not None else await handler(request)
+
+            return route
+
+    return TokenRoute
+
+
+def get_live(request: Request):
+    live = getattr(request.app.state, "live", None)
+    if live is None:
+        raise RequestError(503, "this server runs without a live store: start it with `kemo-attention serve BUNDLE --store PATH`")
+    return live
+
+
+_ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = []  # (method, path, handler, options)
+
+
+def _route(method: str, path: str, **options: Any):
+    def register(handler):
+        _ROUTES.append((method, path, handler, options))
+        return handler
+
+    return register
+
+
+def live_router(route_class: type[APIRoute] = APIRoute) -> APIRouter:
+    """The live routes, each a ``route_class`` (the app's fast-JSON route) checking the token first."""
+    out = APIRouter(route_class=_token_route(route_class), tags=["live"], responses=_ERRORS)
+    for method, path, handler, options in _ROUTES:
+        out.add_api_route(path, handler, methods=[method], **options)
+    return out
+
+
+@_route("POST", "/participants/{pcode}/records", response_model=RecordsStored, summary="Store a batch of raw records")
+def post_records(body: RecordsBatch, pcode: str = PcodePath, live=Depends(get_live)) -> dict[str, Any]:
+    """The batch is cleaned by the release reader's code and stored whole or not at all; the
+    200 comes after the commit. Rows equal to a stored row are counted as duplicates."""
+    return live.ingest(pcode, body.records)
+
+
+@_route("POST", "/participants/{pcode}/answers", response_model=AnswersStored, summary="Store answers to prompts")
+def post_answers(body: AnswersBatch, pcode: str = PcodePath, live=Depends(get_live)) -> dict[str, Any]:
+    """EsmResponse columns; an answer feeds the label-history features from its response time on."""
+    return live.add_answers(pcode, body.answers)
+
+
+@_route("PUT", "/participants/{pcode}/profile", response_model=ProfileStored, summary="Set the participant's profile")
+def put_profile(body: ProfileBody, pcode: str = PcodePath, live=Depends(get_live)) -> dict[str, Any]:
+    profile = body.profile.model_dump(exclude_none=True)
+    if profile.pop("pcode", pcode) != pcode:
+        raise RequestError(422, f"profile.pcode differs from the participant in the path ({pcode})")
+    return live.set_profile(pcode, profile)
+
+
+@_route("GET", "/participants/{pcode}/prediction", response_model=LivePrediction, summary="Predict from the stored data")
+def get_prediction(
+    pcode: str = PcodePath,
+    at: int | None = Query(None, description="Prompt time, epoch ms (default: the newest data time)."),
+    live=Depends(get_live),
+) -> dict[str, Any]:
+    """Features at ``at`` from the stored data (the training code, causal mode), then the
+    bundle's probability. Recorded in the participant's prediction history."""
+    return live.predict(pcode, at)
+
+
+@_route("GET", "/participants", response_model=ParticipantList, summary="Participants of the store")
+def list_participants(live=Depends(get_live)) -> dict[str, Any]:
+    return {"participants": live.store.participants()}
+
+
+@_route("GET", "/participants/{pcode}", response_model=ParticipantSummary, summary="What is stored for a participant")
+def participant(pcode: str = PcodePath, live=Depends(get_live)) -> dict[str, Any]:
+    summary = live.store.summary(pcode)
+    if summary is None:
+        raise RequestError(404, f"participant {pcode} has nothing stored")
+    return summary
+
+
+@_route("GET", "/participants/{pcode}/predictions", response_model=PredictionHistory, summary="Predictions served")
+def predictions(
+    pcode: str = PcodePath,
+    start: int | None = Query(None, alias="from", description="Earliest `at`, epoch ms."),
+    end: int | None = Query(None, alias="to", description="Latest `at`, epoch ms."),
+    live=Depends(get_live),
+) -> dict[str, Any]:
+    return {"pcode": pcode, "predictions": live.store.predictions(pcode, start, end)}
+
+
+@_route("DELETE", "/participants/{pcode}", response_model=Deleted, summary="Delete everything of a participant")
+def delete(pcode: str = PcodePath, live=Depends(get_live)) -> dict[str, Any]:
+    with live.store.write(pcode) as tx:
+        found = tx.delete()
+    if not found:
+        raise RequestError(404, f"participant {pcode} has nothing stored")
+    return {"pcode": pcode, "deleted": True}
