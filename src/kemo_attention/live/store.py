@@ -312,10 +312,11 @@ class SqliteStore(LiveStore):
         con.execute("BEGIN IMMEDIATE")
         try:
             yield WriteTx(con, pcode)
+            con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            if con.in_transaction:  # the body failed, or COMMIT did (disk full): nothing is kept
+                con.execute("ROLLBACK")
             raise
-        con.execute("COMMIT")
 
     @contextmanager
     def read(self, pcode: str) -> Iterator[ReadTx]:
