@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 
 from conftest import Server
-from live_support import batches_of, replay_events, send_event, send_replay
+from live_support import batches_of, replay_events, send_event
 
 
 def test_kill9_mid_ingest_then_resume(offline, release, expected, tmp_path):
@@ -67,14 +67,22 @@ def test_kill9_mid_ingest_then_resume(offline, release, expected, tmp_path):
         assert stats["rows"] == len(sent), name
 
 
-def test_two_workers_answer_as_one(offline, release, expected, tmp_path, server):
+def test_two_workers_answer_as_one(offline, release, expected, tmp_path):
+    """The first 8 prompts of a replay through `serve --workers 2` (requests spread over both
+    processes, writes from both into one store) equal offline, as one worker's do."""
     pcode = "P01"
-    store = tmp_path / "two.sqlite"
     rep = batches_of(release, pcode, np.random.default_rng(5), max_span_ms=1_800_000)
-    prompts = sorted(expected[pcode])[-6:]
-    with Server(offline[1], store, "--workers", "2") as two, httpx.Client(base_url=two.url, timeout=300) as c:
-        got = send_replay(c, rep, prompts)
-        # Concurrent reads from both workers give the same answer each time.
+    prompts = sorted(expected[pcode])[:8]
+    events = replay_events(rep, prompts)
+    events = events[: max(i for i, (kind, _) in enumerate(events) if kind == "predict") + 1]
+    got: dict[int, float] = {}
+    with Server(offline[1], tmp_path / "two.sqlite", "--workers", "2") as two:
+        with httpx.Client(base_url=two.url, timeout=300) as c:
+            for event in events:
+                body = send_event(c, pcode, event)
+                if event[0] == "predict":
+                    got[event[1]] = body["probability"]
+        # Concurrent reads (each client its own connection, so both workers answer).
         answers = set()
 
         def ask():
@@ -86,5 +94,6 @@ def test_two_workers_answer_as_one(offline, release, expected, tmp_path, server)
         [t.start() for t in threads]
         [t.join() for t in threads]
     assert len(answers) == 1
+    assert set(got) == set(prompts)
     for at in prompts:
         assert abs(got[at] - expected[pcode][at]) <= 1e-6

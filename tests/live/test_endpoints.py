@@ -119,7 +119,7 @@ def test_python_read_api(server, client):
 
 
 def test_token(offline, tmp_path):
-    with Server(offline[1], tmp_path / "t.sqlite", "--token", "s3cret") as live:
+    with Server(offline[1], tmp_path / "t.sqlite", "--token", "s3cret", "--max-body-mb", "0.05") as live:
         with httpx.Client(base_url=live.url, timeout=60) as c:
             assert c.get("/participants").status_code == 401
             assert c.get("/participants", headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -128,6 +128,10 @@ def test_token(offline, tmp_path):
             ok = {"Authorization": "Bearer s3cret"}
             assert c.get("/participants", headers=ok).status_code == 200
             assert c.get("/health").status_code == 200  # not a participant route
+            # A batch over the body limit: 413, nothing stored.
+            r = c.post("/participants/P35/records", json={"records": {"HR": hr(2000)}}, headers=ok)
+            assert r.status_code == 413 and "limit" in r.json()["detail"]
+            assert c.get("/participants", headers=ok).json()["participants"] == []
     # KEMO_API_TOKEN works the same
     with Server(offline[1], tmp_path / "t2.sqlite", env={"KEMO_API_TOKEN": "envtok"}) as live:
         assert httpx.get(live.url + "/participants", timeout=30).status_code == 401
