@@ -10,7 +10,7 @@ import threading
 import httpx
 import numpy as np
 
-from conftest import Server
+from live_server import Server
 from live_support import batches_of, replay_events, send_event
 
 

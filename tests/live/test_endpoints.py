@@ -8,7 +8,7 @@ import subprocess
 import httpx
 import pytest
 
-from conftest import CLI, Server
+from live_server import CLI, Server
 
 T0 = 1_557_278_760_000  # 2019-05-08 10:26 +09:00
 

@@ -311,10 +311,12 @@ class PredictionService:
             "warnings": warnings,
         }
 
-    def tables(self, records: dict[str, list[dict[str, Any]]], prompt_ms: int,
-               warnings: list[str]) -> tuple[dict[str, Any], list[str]]:
-        """Records by data type -> one typed frame per each of the 27 types, only rows before
-        ``prompt_ms``; the types left without rows; a warning per type with later rows."""
+    def tables(self, records: dict[str, list[dict[str, Any]]], prompt_ms: int | None = None,
+               warnings: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+        """Records by data type -> one typed frame per each of the 27 types; the types left
+        without rows. With ``prompt_ms`` (a prediction from the request alone) only rows before
+        it are kept, and ``warnings`` gets a line per type that had later rows; without it
+        (live ingest, which stores every row) all rows are kept."""
         import polars as pl
 
         from kemo_attention.errors import DataError
@@ -348,10 +350,11 @@ class PredictionService:
                     frame = frame_from_records(dtype, recs, require_columns=True)
                 except DataError as exc:
                     raise RequestError(422, f"records.{key}: {exc}", data_type=name, column=exc.column) from None
-                late = frame.filter(pl.col(TIMESTAMP) >= prompt_ms).height
+                late = 0 if prompt_ms is None else frame.filter(pl.col(TIMESTAMP) >= prompt_ms).height
                 if late:
-                    warnings.append(f"records.{key}: {late} of {frame.height} record(s) at or after prompt_time ignored; "
-                                    "features use only data before the prompt")
+                    if warnings is not None:
+                        warnings.append(f"records.{key}: {late} of {frame.height} record(s) at or after prompt_time "
+                                        "ignored; features use only data before the prompt")
                     frame = frame.filter(pl.col(TIMESTAMP) < prompt_ms)
             if frame.height == 0:
                 absent.append(name)
