@@ -53,6 +53,7 @@ def demo_command(
     from kemo_attention.bundle import export_bundle
     from kemo_attention.demo import synth
     from kemo_attention.evaluate.runner import run_evaluation
+    from kemo_attention.evaluate.terminal import print_leaderboard
     from kemo_attention.features.extract import extract_release
     from kemo_attention.models.zoo import MODEL_NAMES
     from kemo_attention.release.check import check_release
@@ -116,7 +117,7 @@ def demo_command(
     leaderboard = run_evaluation(
         dataset, eval_dir, models=chosen, executor=executor, input_path=work / "features" / "attention.pkl"
     )
-    _print_leaderboard(console, leaderboard)
+    print_leaderboard(console, leaderboard)
     timings["evaluate"] = time.perf_counter() - start
 
     # 5. export ---------------------------------------------------------------------
@@ -144,19 +145,3 @@ def demo_command(
         f"  .venv/bin/kemo-attention serve {bundle_path}"
     )
 
-
-def _print_leaderboard(console, leaderboard) -> None:
-    from rich.table import Table
-
-    table = Table(title="leaderboard (test folds, mean ± SD)")
-    columns = [("f1_macro", "macro F1"), ("roc_auc", "ROC AUC"), ("balanced_accuracy", "bal. acc."), ("accuracy", "acc.")]
-    table.add_column("model")
-    for _, title in columns:
-        table.add_column(title, justify="right")
-    for _, row in leaderboard.iterrows():
-        cells = []
-        for key, _ in columns:
-            mean, sd = row.get(f"{key}_mean"), row.get(f"{key}_std")
-            cells.append("-" if mean is None else f"{mean:.3f} ± {sd:.3f}")
-        table.add_row(str(row["model"]), *cells)
-    console.print(table)

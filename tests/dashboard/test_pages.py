@@ -34,7 +34,9 @@ def test_models_page_curves_confusions_and_spread(make_app, eval_dir):
     lgbm = oof[oof["model"] == "lgbm"]
     expected_auc = roc_auc_score(lgbm["y_true"], lgbm["proba"])
     roc = next(f for f in chart_data(at, 0) if "legend" in f)
-    assert f"lgbm (AUC {expected_auc:.3f})" in set(roc["legend"])
+    # both areas, named: the leaderboard's fold mean and the pooled curve's
+    fold_mean = LEADERBOARD["lgbm"]["roc_auc"][0]
+    assert f"lgbm: AUC {fold_mean:.3f} folds · {expected_auc:.3f} pooled" in set(roc["legend"])
     assert set(roc["model"]) == set(MODELS)
     confusion = next(f for f in chart_data(at, 2) if "count" in f)
     cells = confusion[confusion["model"] == "lgbm"]
@@ -56,15 +58,15 @@ def test_features_page_groups_heart_rate(make_app, eval_dir):
     no_exception(at)
     by_stream = at.table[0].value
     assert "heart rate" in by_stream.index
-    assert "HRT#AVG#H01" in by_stream.loc["heart rate", "top_features"]
+    assert "HRT#AVG#H01" in by_stream.loc["heart rate", "most often kept"]
     assert by_stream.loc["heart rate", "selections"] == "1.40"  # 5/5 + 2/5 folds
     assert "(other names)" in by_stream.index  # bpm#AVG#60 as it is
     by_window = at.table[1].value
     assert "last hour" in by_window.index
-    every = at.dataframe[0].value
-    row = every[every["feature"] == "HRT#AVG#H01"].iloc[0]
-    assert row["label"] == "heart rate · mean · last hour" and row["frequency"] == 1.0
-    assert "bpm#AVG#60" in set(every["label"])
+    every = at.table[2].value
+    row = every.loc["HRT#AVG#H01"]
+    assert row["in plain words"] == "heart rate · mean · last hour" and row["frequency"] == "1.00"
+    assert "bpm#AVG#60" in set(every["in plain words"])
 
     at.selectbox(key="feat_model").set_value("logreg").run()
     no_exception(at)
@@ -81,8 +83,8 @@ def test_people_page_shows_the_chosen_participant(make_app, eval_dir):
     mine = oof[(oof["pcode"] == "P03") & (oof["model"] == "lgbm")].sort_values("prompt_time")
     np.testing.assert_allclose(points["proba"].to_numpy(), mine["proba"].to_numpy())
     assert list(points["y_true"]) == list(mine["y_true"])
-    scores = at.dataframe[0].value
-    assert list(scores["model"]) == list(MODELS) and set(scores["fold"]) == {1}
+    scores = at.table[0].value
+    assert list(scores.index) == list(MODELS) and set(scores["fold"]) == {1}
     assert "12 answers" in texts(at)
     # another model on the timeline
     at.selectbox(key="people_model").set_value("dummy").run()
@@ -99,7 +101,7 @@ def test_data_page_renders_the_heatmap(make_app, check_file):
     cell = yield_cells[(yield_cells["pcode"] == "P02") & (yield_cells["type"] == "EDA")]
     assert cell["share"].item() == 0.0
     assert {m.label: m.value for m in at.metric}["participants"] == "4"
-    assert "duplicate_timestamps" in set(at.dataframe[-1].value["kind"])
+    assert "duplicate timestamps" in set(at.table[-1].value["kind"])
     at.selectbox(key="data_type").set_value("HR").run()
     no_exception(at)
     per_day = chart_data(at, 1)[0]

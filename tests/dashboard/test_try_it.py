@@ -35,11 +35,11 @@ def test_uploaded_row_gets_a_probability_and_its_pushes(make_app, bundle_path):
     assert p == round(expected, 3)
     assert "take the training default" in texts(at)  # 3,354 features were not in the upload
     assert "ignored" in texts(at)  # not_a_feature
-    pushes = at.dataframe[0].value
-    assert pushes["feature"].iloc[0] == "HRT#AVG#H01"  # the only feature the selector kept
+    pushes = at.table[-1].value
+    assert pushes.index[0] == "HRT#AVG#H01"  # the only feature the selector kept
     assert pushes["in plain words"].iloc[0] == "heart rate · mean · last hour"
     # heart rate well above the training median: the fixture's signal pushes towards 1
-    assert pushes["push"].iloc[0] > 0
+    assert float(pushes["push"].iloc[0]) > 0
 
 
 def test_a_bad_upload_names_the_column(make_app, bundle_path):
@@ -80,7 +80,7 @@ def test_a_prompt_of_the_release_is_scored_with_live_features(make_app, bundle_p
 def test_people_page_adds_raw_answers_from_the_release(make_app, eval_dir, demo_release):
     at = make_app(eval_dir=eval_dir, release=demo_release, page="People")
     assert not at.exception, [e.value for e in at.exception]
-    raw = next(f for f in chart_data(at, 0) if "value" in f and "kind" in f)
+    raw = next(f for i in range(len(at.get("vega_lite_chart"))) for f in chart_data(at, i) if "value" in f and "kind" in f)
     esm = pd.read_csv(next(demo_release.glob("**/EsmResponse.csv")))
     esm.columns = [c[0].lower() + c[1:] for c in esm.columns]
     assert len(raw) == int((esm["pcode"] == "P01").sum())

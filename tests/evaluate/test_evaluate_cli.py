@@ -54,7 +54,7 @@ def test_every_pkl_shape_evaluates(cli_runs, shape):
     root, results = cli_runs
     code, out, err = results[shape]
     assert code == 0, err
-    assert "dummy" in out and "f1_macro" in out  # the leaderboard table
+    assert "dummy" in out and "macro F1" in out  # the leaderboard table
     folder = root / f"out_{shape}"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["feature_mode"] == "unknown"  # a user's pkl says nothing about it

@@ -397,3 +397,20 @@ def day_matrix(daily: pd.DataFrame, data_type: str | None, study_days: bool = Fa
     full["rows"] = full["rows"].astype("int64")
     return full
 
+
+
+def fold_mean_areas(leaderboard: pd.DataFrame | None, kind: str) -> dict[str, float]:
+    """Per model, the leaderboard's mean over the test folds of the curve's area: ROC AUC
+    (``kind="roc"``) or PR AUC of class 1 (``"pr"``); models without one are left out."""
+    column = "roc_auc_mean" if kind == "roc" else "pr_auc_1_mean"
+    if leaderboard is None or column not in leaderboard or "model" not in leaderboard:
+        return {}
+    values = pd.to_numeric(leaderboard[column], errors="coerce")
+    return {str(m): float(v) for m, v in zip(leaderboard["model"], values) if np.isfinite(v)}
+
+
+def curve_legend(model: str, kind: str, fold_mean: float | None, pooled: float) -> str:
+    """Legend of one curve, naming both areas: "lgbm: AUC 0.654 folds · 0.612 pooled"."""
+    name = "AUC" if kind == "roc" else "AP"
+    folds = f"{fold_mean:.3f} folds · " if fold_mean is not None else ""
+    return f"{model}: {name} {folds}{pooled:.3f} pooled"

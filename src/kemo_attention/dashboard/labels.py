@@ -222,3 +222,55 @@ def window_sort_key(window: str | None) -> int:
     if window is None:
         return -1
     return WINDOW_ORDER.index(window) if window in WINDOW_ORDER else len(WINDOW_ORDER)
+
+
+# --------------------------------------------------------------------------- table headers
+# Column names of the evaluation and check files in plain words, for every table the dashboard
+# shows (a header a reader has to decode, such as ``f1_macro`` or ``n_1``, is not shown).
+COLUMN_LABELS: dict[str, str] = {
+    "f1_macro": "macro F1",
+    "balanced_accuracy": "balanced accuracy",
+    "roc_auc": "ROC AUC",
+    "pr_auc_0": "PR AUC (class 0)",
+    "pr_auc_1": "PR AUC (class 1)",
+    "pr_chance_0": "PR chance level (class 0)",
+    "pr_chance_1": "PR chance level (class 1)",
+    "mcc": "MCC",
+    "gmean": "G-mean",
+    "accuracy": "accuracy",
+    "log_loss": "log loss (lower is better)",
+    "brier": "Brier score (lower is better)",
+    "precision_macro": "macro precision",
+    "recall_macro": "macro recall",
+    "precision_0": "precision (class 0)",
+    "recall_0": "recall (class 0)",
+    "f1_0": "F1 (class 0)",
+    "precision_1": "precision (class 1)",
+    "recall_1": "recall (class 1)",
+    "f1_1": "F1 (class 1)",
+    "n": "answers",
+    "n_0": "answers = 0",
+    "n_1": "answers = 1",
+    "pcode": "participant",
+    "mean_importance": "mean importance",
+    "top_features": "most often kept",
+    "esm_responses": "self-reports",
+    "first_ms": "first record",
+    "last_ms": "last record",
+    "first_day": "first day",
+    "last_day": "last day",
+    "problem_kinds": "kinds of problems",
+    "scheduled_responses": "scheduled self-reports",
+    "n_estimators_used": "boosting rounds used",
+}
+
+
+def plain_header(name: str) -> str:
+    """A column name in plain words: the catalogue's label, else the name with spaces for ``_``."""
+    name = str(name)
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    for suffix, words in (("_mean", "mean"), ("_std", "SD")):
+        if name.endswith(suffix) and name[: -len(suffix)] in COLUMN_LABELS:
+            return f"{COLUMN_LABELS[name[: -len(suffix)]]}, {words}"
+    return name.replace("_", " ")

@@ -18,9 +18,6 @@ from kemo_attention.options import (
     switch,
 )
 
-_SHOWN = ("f1_macro", "balanced_accuracy", "roc_auc", "pr_auc_1", "mcc", "accuracy")
-
-
 def evaluate(
     data: Annotated[Path, typer.Argument(metavar="DATA", help="Feature file: attention.pkl (tuple or dict) or .parquet.")],
     models: ModelsOption = "all",
@@ -39,12 +36,12 @@ def evaluate(
     Writes fold metrics, the leaderboard, out-of-fold predictions, selected features, per-participant scores, plots and a manifest; prints the leaderboard.
     """
     from rich.console import Console
-    from rich.table import Table
 
     from kemo_attention.compute import TaskError
     from kemo_attention.dataset import load_dataset
     from kemo_attention.errors import KemoError
     from kemo_attention.evaluate.runner import label_name, normalise_models, run_evaluation
+    from kemo_attention.evaluate.terminal import print_leaderboard
 
     model_list = normalise_models(models)
     executor = make_executor(backend, workers, ray_address, quiet=quiet)
@@ -60,16 +57,7 @@ def evaluate(
     except TaskError as exc:
         raise KemoError(f"evaluation failed, nothing written to {out_dir}: {exc}") from exc
 
-    table = Table(title=f"{label} ({dataset.feature_mode} features, {cv}, {len(dataset)} samples)")
-    table.add_column("model")
-    for metric in _SHOWN:
-        table.add_column(metric, justify="right")
-    for _, row in board.iterrows():
-        cells = []
-        for metric in _SHOWN:
-            mean, sd = row[f"{metric}_mean"], row[f"{metric}_std"]
-            cells.append("-" if mean != mean else (f"{mean:.3f} ± {sd:.3f}" if sd == sd else f"{mean:.3f}"))
-        table.add_row(str(row["model"]), *cells)
     console = Console()
-    console.print(table)
+    title = f"{label}: {dataset.feature_mode} features, {cv}, {len(dataset)} samples (test folds, mean ± SD)"
+    print_leaderboard(console, board, title)
     console.print(f"wrote {out_dir}/ (leaderboard.md, fold_metrics.csv, oof_predictions.parquet, plots/)")

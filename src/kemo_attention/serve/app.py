@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute
 
 from kemo_attention.bundle import Bundle, load_bundle
 from kemo_attention.errors import KemoError
+from kemo_attention.serve.docs_assets import add_offline_docs
 from kemo_attention.serve.schemas import (
     ErrorResponse,
     HealthResponse,
@@ -262,7 +263,10 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
             "and computes the features with the training code."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from add_offline_docs: local assets, no CDN
+        redoc_url=None,
     )
+    add_offline_docs(app)
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestError, _request_error)

@@ -12,8 +12,11 @@ import streamlit as st
 
 from kemo_attention.dashboard import cache, data
 from kemo_attention.dashboard.config import DashboardConfig
+from kemo_attention.dashboard.labels import plain_header
 
 ALL_TYPES = "(all types)"
+# Problems shown as a table (it wraps, so it fits any window); the rest are in the JSON report.
+MAX_PROBLEM_ROWS = 200
 
 
 def render(cfg: DashboardConfig) -> None:
@@ -88,7 +91,7 @@ def _type_heatmap(daily: pd.DataFrame) -> None:
         x=alt.X("type:N", title="data type", sort=list(matrix.columns), axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
         y=alt.Y("pcode:N", title="participant", axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("share:Q", scale=alt.Scale(domain=[0, 1], scheme="greens"), title="share of days"),
-        tooltip=["pcode", "type", alt.Tooltip("share:Q", format=".0%")],
+        tooltip=[alt.Tooltip("pcode:N", title="participant"), alt.Tooltip("type:N", title="data type"), alt.Tooltip("share:Q", format=".0%", title="share of days")],
     )
     # A step height: a fixed number of pixels would be shared with the axis labels and can collapse.
     st.altair_chart(chart.properties(height=alt.Step(18), title="data yield"), width="stretch")
@@ -108,7 +111,7 @@ def _day_heatmap(daily: pd.DataFrame) -> None:
         x=alt.X("day:O", title=axis, sort=list(dict.fromkeys(cells["day"])), axis=alt.Axis(labelAngle=-45 if axis == "calendar date" else 0)),
         y=alt.Y("pcode:N", title="participant", axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("log10_rows:Q", scale=alt.Scale(scheme="viridis"), title="log10 rows"),
-        tooltip=["pcode", "day", alt.Tooltip("rows:Q", format=",")],
+        tooltip=[alt.Tooltip("pcode:N", title="participant"), "day", alt.Tooltip("rows:Q", format=",")],
     )
     st.altair_chart(chart.properties(height=alt.Step(18), title=f"rows per day: {chosen}"), width="stretch")
     st.caption("Empty cells: no row that day. A gap of days inside a participant's study is worth a look.")
@@ -119,7 +122,7 @@ def _problems(report: dict[str, Any]) -> None:
     problems = report.get("problems") or []
     if participants:
         with st.expander(f"Participants ({len(participants)})"):
-            st.dataframe(pd.DataFrame.from_records(participants), hide_index=True)
+            st.table(readable_table(_participants_frame(participants)))
     st.subheader("Problems found by the check")
     if not problems:
         st.success("No problems recorded.")
@@ -128,5 +131,54 @@ def _problems(report: dict[str, Any]) -> None:
     if "count" in table:
         kinds = table.groupby("kind")["count"].sum().sort_values(ascending=False) if "kind" in table else None
         if kinds is not None:
-            st.caption("; ".join(f"{k}: {int(v):,}" for k, v in kinds.items()))
-    st.dataframe(table, hide_index=True)
+            st.caption("; ".join(f"{str(k).replace('_', ' ')}: {int(v):,}" for k, v in kinds.items()))
+    if len(table) > MAX_PROBLEM_ROWS:
+        st.caption(f"The first {MAX_PROBLEM_ROWS} of {len(table):,} problem records; all of them are in the check report (JSON).")
+    st.table(readable_table(_problems_frame(table.head(MAX_PROBLEM_ROWS))))
+
+
+def _participants_frame(participants: list[dict[str, Any]]) -> pd.DataFrame:
+    """The columns a reader compares across people; kinds of problems as one short text."""
+    frame = pd.DataFrame.from_records(participants)
+    if "problem_kinds" in frame:
+        frame["problem_kinds"] = [
+            ", ".join(f"{str(k).replace('_', ' ')} {v}" for k, v in kinds.items()) if isinstance(kinds, dict) else ""
+            for kinds in frame["problem_kinds"]
+        ]
+    if "esm_responses" in frame and "scheduled_responses" in frame:  # one cell: "37 (36 scheduled)"
+        frame["esm_responses"] = [
+            "" if a != a else (f"{int(a)} ({int(b)} scheduled)" if b == b else f"{int(a)}")
+            for a, b in zip(frame["esm_responses"], frame["scheduled_responses"])
+        ]
+        frame = frame.drop(columns="scheduled_responses")
+    if "first_day" in frame and "days" in frame:  # first day + days say it in two short cells
+        frame = frame.drop(columns=[c for c in ("first_ms", "last_ms", "last_day") if c in frame])
+    return frame
+
+
+def _problems_frame(problems: pd.DataFrame) -> pd.DataFrame:
+    """File and column as one "where" cell; the row is in the message already."""
+    frame = problems.copy()
+    if "file" in frame:
+        column = frame["column"] if "column" in frame else pd.Series([None] * len(frame), index=frame.index)
+        frame.insert(0, "where", [f"{f}, column {c}" if isinstance(c, str) and c else str(f) for f, c in zip(frame["file"], column)])
+        frame = frame.drop(columns=[c for c in ("file", "column") if c in frame])
+    if "message" in frame and "row" in frame:
+        frame = frame.drop(columns="row")
+    return frame
+
+
+def readable_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A check-report table for reading: empty columns dropped, epoch-ms columns as UTC times,
+    kinds with spaces, plain headers, no index column."""
+    out = frame.dropna(axis=1, how="all").copy()
+    for column in [c for c in out.columns if str(c).endswith("_ms")]:
+        stamps = pd.to_datetime(pd.to_numeric(out[column], errors="coerce"), unit="ms", utc=True)
+        out[column] = stamps.dt.strftime("%Y-%m-%d %H:%M UTC").fillna("")
+    if "kind" in out:
+        out["kind"] = out["kind"].astype(str).str.replace("_", " ")
+    for column in out.columns:  # row numbers and counts as integers, missing ones blank
+        if out[column].dtype.kind == "f" and out[column].dropna().eq(out[column].dropna().round()).all():
+            out[column] = out[column].map(lambda v: "" if v != v else f"{int(v):,}")
+    out.columns = [plain_header(c) for c in out.columns]
+    return out.set_index(out.columns[0]) if len(out.columns) else out

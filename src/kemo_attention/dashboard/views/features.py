@@ -4,10 +4,12 @@ grouped by stream and by window in plain words."""
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from kemo_attention.dashboard import data
 from kemo_attention.dashboard.config import DashboardConfig
+from kemo_attention.dashboard.labels import plain_header
 from kemo_attention.dashboard.views.common import eval_or_stop
 
 
@@ -40,7 +42,7 @@ def render(cfg: DashboardConfig) -> None:
     chart = alt.Chart(by_stream.head(25)).mark_bar().encode(
         x=alt.X("selections:Q", title="selections (sum of frequencies)"),
         y=alt.Y("stream:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-        tooltip=["stream", "features", alt.Tooltip("selections:Q", format=".2f"), "top_features"],
+        tooltip=["stream", "features", alt.Tooltip("selections:Q", format=".2f"), alt.Tooltip("top_features:N", title="most often kept")],
     )
     st.altair_chart(chart.properties(height=alt.Step(22)), width="stretch")
     st.table(_rounded(by_stream.set_index("stream")))
@@ -53,20 +55,24 @@ def render(cfg: DashboardConfig) -> None:
     top = len(table)
     if len(table) > 10:  # a slider needs a range; short lists are shown whole
         top = st.slider("Show the top", min_value=10, max_value=len(table), value=min(30, len(table)), key="feat_top")
-    shown = table.head(top)[["feature", "label", "stream", "statistic", "value", "window", "folds", "frequency", "mean_importance"]]
-    st.dataframe(
-        shown,
-        hide_index=True,
-        column_config={
-            "frequency": st.column_config.ProgressColumn("frequency", min_value=0.0, max_value=1.0, format="%.2f"),
-            "mean_importance": st.column_config.NumberColumn("mean importance", format="%.4g"),
-            "label": st.column_config.TextColumn("in plain words"),
-        },
+    # A static table wraps its cells, so every column stays on screen in a narrow window
+    # (a data grid would hide the right-hand columns behind a sideways scroll).
+    shown = table.head(top)
+    every = pd.DataFrame(
+        {
+            "feature": shown["feature"],
+            "in plain words": shown["label"],
+            "folds": shown["folds"].astype(int),
+            "frequency": shown["frequency"].map(lambda v: f"{v:.2f}"),
+            "mean importance": shown["mean_importance"].map(lambda v: "" if v != v else f"{v:.4g}"),
+        }
     )
+    st.table(every.set_index("feature"))
 
 
 def _rounded(frame):
     out = frame.copy()
     out["selections"] = out["selections"].map(lambda v: f"{v:.2f}")
     out["mean_importance"] = out["mean_importance"].map(lambda v: "" if v != v else f"{v:.4g}")
+    out.columns = [plain_header(c) for c in out.columns]
     return out

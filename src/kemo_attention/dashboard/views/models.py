@@ -8,19 +8,10 @@ import streamlit as st
 
 from kemo_attention.dashboard import data
 from kemo_attention.dashboard.config import DashboardConfig
+from kemo_attention.dashboard.labels import plain_header
+
+DEFAULT_METRICS = ("f1_macro", "roc_auc", "balanced_accuracy", "accuracy")
 from kemo_attention.dashboard.views.common import eval_or_stop
-
-METRIC_HELP = {
-    "f1_macro": "macro F1",
-    "balanced_accuracy": "balanced acc.",
-    "roc_auc": "ROC AUC",
-    "pr_auc_1": "PR AUC (1)",
-    "mcc": "MCC",
-    "accuracy": "accuracy",
-    "log_loss": "log loss ↓",
-    "brier": "Brier ↓",
-}
-
 
 def render(cfg: DashboardConfig) -> None:
     st.header("Models")
@@ -34,7 +25,7 @@ def render(cfg: DashboardConfig) -> None:
     if oof is None:
         st.warning(f"No out-of-fold predictions (`oof_predictions.parquet`: {folder.problems.get('oof_predictions.parquet', 'missing')}): no curves or confusion matrices.")
     else:
-        _curves(oof, models)
+        _curves(oof, models, folder.get("leaderboard"))
         _confusions(oof, models)
     _participant_spread(folder, models)
 
@@ -66,10 +57,11 @@ def _leaderboard(folder: data.EvalFolder) -> None:
     if not available:
         st.warning("`leaderboard.csv` has no `<metric>_mean` columns.")
         return
-    defaults = [m for m in data.KEY_METRICS if m in available] or available[:6]
-    chosen = st.multiselect("Metrics", available, default=defaults, key="lb_metrics", format_func=lambda m: METRIC_HELP.get(m, m))
+    # The four columns the terminal prints: they fit a 1000 px window unwrapped; more on demand.
+    defaults = [m for m in DEFAULT_METRICS if m in available] or [m for m in data.KEY_METRICS if m in available] or available[:4]
+    chosen = st.multiselect("Metrics", available, default=defaults, key="lb_metrics", format_func=plain_header)
     view = data.leaderboard_view(lb, chosen or defaults)
-    view.columns = [METRIC_HELP.get(c, c) for c in view.columns]
+    view.columns = [plain_header(c) for c in view.columns]
     # st.table, not st.dataframe: a small static table that reads (and prints) as text.
     st.table(view)
     n = folder.n_folds()
@@ -79,32 +71,42 @@ def _leaderboard(folder: data.EvalFolder) -> None:
     )
     if "dummy" not in set(lb["model"]):
         st.warning("The leaderboard has no `dummy` row: there is no chance floor to compare with.")
-    with st.expander("All metrics, mean and SD (leaderboard.csv)"):
-        st.dataframe(lb, hide_index=True)
+    with st.expander("All metrics, mean ± SD (leaderboard.csv)"):
+        # Metrics down, models across: fits a narrow window, where 40 columns would not.
+        every = data.leaderboard_view(lb, available).T
+        every.index = pd.Index([plain_header(m) for m in every.index], name="metric")
+        st.table(every)
 
 
-def _curves(oof: pd.DataFrame, models: list[str]) -> None:
+def _curves(oof: pd.DataFrame, models: list[str], leaderboard: pd.DataFrame) -> None:
     st.subheader("ROC and precision-recall curves")
-    st.caption("Out-of-fold predictions of all folds pooled; the area is computed on the pooled predictions.")
+    st.caption(
+        "Curves of the out-of-fold predictions of all folds pooled. The legend gives two areas: **folds**, "
+        "the mean over the test folds (the leaderboard's number), and **pooled**, the area under the drawn curve. "
+        "They differ when the folds differ: the dummy predicts its training fold's share of 1s, one constant per "
+        "fold, so its ROC AUC is 0.500 in every fold but not when the folds are pooled. Dashed: chance."
+    )
     chosen = st.multiselect("Models", models, default=models, key="curve_models")
     part = oof[oof["model"].isin(chosen)]
-    left, right = st.columns(2)
-    for column, kind in ((left, "roc"), (right, "pr")):
+    # One below the other, not side by side: half a column at 1000 px clips the legend,
+    # which names two areas per model.
+    for kind in ("roc", "pr"):
         curves, areas = data.oof_curves(part, kind)
-        with column:
+        with st.container():
             if curves.empty:
                 st.info("No curve: the predictions hold only one class.")
                 continue
-            name = "AUC" if kind == "roc" else "AP"
-            curves["legend"] = [f"{m} ({name} {areas[m]:.3f})" for m in curves["model"]]
-            order = [f"{m} ({name} {areas[m]:.3f})" for m in chosen if m in areas]
+            fold_means = data.fold_mean_areas(leaderboard, kind)
+            legend = {m: data.curve_legend(m, kind, fold_means.get(m), areas[m]) for m in areas}
+            curves["legend"] = curves["model"].map(legend)
+            order = [legend[m] for m in chosen if m in legend]
             x_title, y_title = ("false positive rate", "true positive rate") if kind == "roc" else ("recall (class 1)", "precision (class 1)")
             # PR: precision holds from each recall down to the previous one (sklearn's steps-post
             # drawn on descending recall), so a constant predictor shows as a flat line at the base rate.
             lines = alt.Chart(curves).mark_line(interpolate="step-before" if kind == "pr" else "linear").encode(
                 x=alt.X("x:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
                 y=alt.Y("y:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
-                color=alt.Color("legend:N", sort=order, title=None, legend=alt.Legend(orient="bottom", columns=2)),
+                color=alt.Color("legend:N", sort=order, title=None, legend=alt.Legend(orient="bottom", columns=1, labelLimit=0)),
                 tooltip=["model", alt.Tooltip("x:Q", format=".3f", title=x_title), alt.Tooltip("y:Q", format=".3f", title=y_title)],
             )
             if kind == "roc":
@@ -113,7 +115,7 @@ def _curves(oof: pd.DataFrame, models: list[str]) -> None:
                 rate = float(part["y_true"].mean()) if len(part) else 0.5
                 ref = pd.DataFrame({"x": [0.0, 1.0], "y": [rate, rate]})
             chance = alt.Chart(ref).mark_line(strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
-            title = "ROC" if kind == "roc" else "Precision-recall (chance = dashed)"
+            title = "ROC" if kind == "roc" else "Precision-recall"
             st.altair_chart((chance + lines).properties(title=title, height=340), width="stretch")
 
 
@@ -131,15 +133,17 @@ def _confusions(oof: pd.DataFrame, models: list[str]) -> None:
         y=alt.Y("true:N", title="true"),
     )
     rect = base.mark_rect().encode(
-        color=alt.Color("share:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), title="share"),
+        color=alt.Color("share:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), title="share",
+                        legend=alt.Legend(orient="bottom")),
         tooltip=["model", "true", "predicted", "count", alt.Tooltip("share:Q", format=".1%")],
     )
     text = base.mark_text(fontSize=14).encode(
         text="count:Q",
         color=alt.condition("datum.share > 0.6", alt.value("white"), alt.value("black")),
     )
+    # Two small matrices a row: three (with the axis titles) are wider than a column at 1000 px.
     chart = alt.layer(rect, text, data=cells).properties(width=150, height=130).facet(
-        facet=alt.Facet("model:N", sort=models, title=None), columns=3
+        facet=alt.Facet("model:N", sort=models, title=None), columns=2
     )
     st.altair_chart(chart)
 
@@ -154,7 +158,7 @@ def _participant_spread(folder: data.EvalFolder, models: list[str]) -> None:
     if not metrics:
         st.warning("`participant_scores.csv` has none of the columns " + ", ".join(data.PARTICIPANT_METRICS) + ".")
         return
-    metric = st.selectbox("Score", metrics, key="pp_metric", format_func=lambda m: METRIC_HELP.get(m, m))
+    metric = st.selectbox("Score", metrics, key="pp_metric", format_func=plain_header)
     part = scores[["model", "fold", "pcode", "n", metric]].dropna(subset=[metric])
     st.caption(
         f"Each point is one participant in the fold where they were tested ({part['pcode'].nunique()} participants). "
@@ -163,10 +167,10 @@ def _participant_spread(folder: data.EvalFolder, models: list[str]) -> None:
     if part.empty:
         st.info(f"No participant has a {metric} (ROC AUC needs both classes in a participant's answers).")
         return
-    y = alt.Y(f"{metric}:Q", title=METRIC_HELP.get(metric, metric))
+    y = alt.Y(f"{metric}:Q", title=plain_header(metric))
     x = alt.X("model:N", sort=models, title=None)
     box = alt.Chart(part).mark_boxplot(extent="min-max", opacity=0.5).encode(x=x, y=y)
     points = alt.Chart(part).mark_circle(size=40, opacity=0.7).encode(
-        x=x, y=y, color=alt.Color("model:N", sort=models, legend=None), tooltip=["pcode", "fold", "n", alt.Tooltip(f"{metric}:Q", format=".3f")]
+        x=x, y=y, color=alt.Color("model:N", sort=models, legend=None), tooltip=[alt.Tooltip("pcode:N", title="participant"), "fold", alt.Tooltip("n:Q", title="answers"), alt.Tooltip(f"{metric}:Q", format=".3f", title=plain_header(metric))]
     )
     st.altair_chart((box + points).properties(height=320), width="stretch")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from kemo_attention.dashboard import cache, data
 from kemo_attention.dashboard.config import DashboardConfig
+from kemo_attention.dashboard.labels import plain_header
 from kemo_attention.dashboard.views.common import eval_or_stop, model_picker
 
 
@@ -70,31 +71,42 @@ def _raw_answers(cfg: DashboardConfig, folder: data.EvalFolder, pcode: str, tz, 
 def _timeline_chart(timeline: pd.DataFrame, raw: pd.DataFrame | None, label: str) -> None:
     has_time = bool(np.isfinite(timeline["study_day"]).all())
     x_field, x_title = ("study_day", "study day (local time)") if has_time else ("answer_no", "answer number")
-    x = alt.X(f"{x_field}:Q", title=x_title)
-    tooltip = ["local_time", "fold", alt.Tooltip("proba:Q", format=".3f", title="P(y=1)"), alt.Tooltip("y_true:Q", title="label")]
+    # One x scale for both charts, so a day sits at the same place in each.
+    days = [timeline[x_field].min(), timeline[x_field].max()]
+    if raw is not None and has_time and len(raw):
+        days = [min(days[0], raw["study_day"].min()), max(days[1], raw["study_day"].max())]
+    if days[0] == days[1]:
+        days = [days[0] - 0.5, days[1] + 0.5]
+    x = alt.X(f"{x_field}:Q", title=x_title, scale=alt.Scale(domain=[float(days[0]), float(days[1])], nice=False))
+    tooltip = [alt.Tooltip("local_time:N", title="local time"), "fold", alt.Tooltip("proba:Q", format=".3f", title="P(y=1)"), alt.Tooltip("y_true:Q", title="label")]
     frame = timeline.assign(label_name=timeline["y_true"].map({0: "label 0", 1: "label 1"}))
     proba = alt.Chart(frame).mark_line(point=True, color="#1f77b4").encode(
         x=x, y=alt.Y("proba:Q", title="P(y=1) / label", scale=alt.Scale(domain=[0, 1])), tooltip=tooltip
     )
     truth = alt.Chart(frame).mark_point(size=70, filled=True).encode(
         x=x, y="y_true:Q",
-        color=alt.Color("label_name:N", title=None, scale=alt.Scale(domain=["label 0", "label 1"], range=["#d62728", "#2ca02c"])),
+        color=alt.Color("label_name:N", title=None, scale=alt.Scale(domain=["label 0", "label 1"], range=["#d62728", "#2ca02c"]),
+                        legend=alt.Legend(orient="bottom")),
         tooltip=tooltip,
     )
     half = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
     top = (half + proba + truth).properties(height=260, title="Out-of-fold probability (line) and true label (dots)")
+    # Two charts, each stretched to the column: a vconcat of stretched charts is drawn wider
+    # than its column (its legend and axes come on top of the stretched width). Legends sit
+    # below, so both plots are equally wide and a day lines up in the two.
+    st.altair_chart(top, width="stretch")
     if raw is None or not has_time:
-        st.altair_chart(top, width="stretch")
         return
     raw = raw.assign(kind=np.where(raw["scheduled"], "scheduled", "voluntary"))
     bars = alt.Chart(raw).mark_bar(size=4).encode(
-        x=alt.X("study_day:Q", title=x_title),
+        x=x,
         y=alt.Y("value:Q", title=f"{label} (-3..+3)", scale=alt.Scale(domain=[-3, 3])),
-        color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["scheduled", "voluntary"], range=["#555555", "#bbbbbb"])),
-        tooltip=["local_time", "value", "kind"],
+        color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["scheduled", "voluntary"], range=["#555555", "#bbbbbb"]),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("local_time:N", title="local time"), "value", "kind"],
     )
     bottom = bars.properties(height=160, title=f"Raw {label} answers from EsmResponse")
-    st.altair_chart(alt.vconcat(top, bottom).resolve_scale(color="independent"), width="stretch")
+    st.altair_chart(bottom, width="stretch")
 
 
 def _own_scores(folder: data.EvalFolder, pcode: str, model: str) -> None:
@@ -110,5 +122,10 @@ def _own_scores(folder: data.EvalFolder, pcode: str, model: str) -> None:
     order = {m: i for i, m in enumerate(folder.models())}
     own = own.assign(_o=own["model"].map(order).fillna(len(order))).sort_values(["_o", "fold"]).drop(columns="_o")
     columns = [c for c in ("model", "fold", "n", "n_1", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc") if c in own.columns]
-    st.dataframe(own[columns].round(3), hide_index=True)
+    shown = own[columns].copy()
+    for c in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"):
+        if c in shown:
+            shown[c] = shown[c].map(lambda v: "" if v != v else f"{v:.3f}")
+    shown.columns = [plain_header(c) for c in shown.columns]
+    st.table(shown.set_index(plain_header("model")))
     st.caption(f"Highlighted model on the chart: `{model}`. ROC AUC is empty when the person gave one label only.")

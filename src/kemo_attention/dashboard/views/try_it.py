@@ -216,34 +216,33 @@ def _predict(bundle: Any, row: pd.DataFrame, answer: str | None) -> None:
         st.error(f"The model could not score this row: {exc}")
         return
     st.subheader("Prediction")
-    left, right = st.columns([1, 2])
-    with left:
-        st.metric(f"P({name} = 1)", f"{proba:.3f}")
-        st.progress(min(max(proba, 0.0), 1.0))
-        st.write(f"Predicted label: **{int(proba >= 0.5)}** (threshold 0.5)")
-        if answer:
-            st.write(answer)
-    with right:
-        try:
-            pushes = bundle.explain(row, top=10)
-        except Exception as exc:
-            st.warning(f"No explanation for this row: {exc}")
-            return
-        if not pushes:
-            st.info("No feature pushed this row: every feature the model uses is at its training default.")
-            return
-        table = pd.DataFrame(pushes, columns=["feature", "push"])
-        table["in plain words"] = [describe_feature(f) for f in table["feature"]]
-        table["value"] = [_fmt_value(row[f].iloc[0]) if f in row else "" for f in table["feature"]]
-        table["direction"] = np.where(table["push"] >= 0, "towards 1", "towards 0")
-        chart = alt.Chart(table).mark_bar().encode(
-            x=alt.X("push:Q", title="push on the prediction"),
-            y=alt.Y("feature:N", sort=list(table["feature"]), title=None),
-            color=alt.Color("direction:N", scale=alt.Scale(domain=["towards 1", "towards 0"], range=["#2ca02c", "#d62728"]), title=None),
-            tooltip=["feature", "in plain words", "value", alt.Tooltip("push:Q", format=".4f")],
-        )
-        st.altair_chart(chart.properties(height=alt.Step(24), title="Features that pushed it most"), width="stretch")
-    st.dataframe(table[["feature", "in plain words", "value", "push"]], hide_index=True)
+    st.metric(f"P({name} = 1)", f"{proba:.3f}")
+    st.progress(min(max(proba, 0.0), 1.0))
+    st.write(f"Predicted label: **{int(proba >= 0.5)}** (threshold 0.5)" + (f". {answer}" if answer else ""))
+    try:
+        pushes = bundle.explain(row, top=10)
+    except Exception as exc:
+        st.warning(f"No explanation for this row: {exc}")
+        return
+    if not pushes:
+        st.info("No feature pushed this row: every feature the model uses is at its training default.")
+        return
+    table = pd.DataFrame(pushes, columns=["feature", "push"])
+    table["in plain words"] = [describe_feature(f) for f in table["feature"]]
+    table["value"] = [_fmt_value(row[f].iloc[0]) if f in row else "" for f in table["feature"]]
+    table["direction"] = np.where(table["push"] >= 0, "towards 1", "towards 0")
+    # The whole width of the page and no label limit: feature codes are long
+    # (APP_CAT#DUR=LIBRARIES_AND_DEMO#M30) and must be read whole.
+    chart = alt.Chart(table).mark_bar().encode(
+        x=alt.X("push:Q", title="push on the prediction"),
+        y=alt.Y("feature:N", sort=list(table["feature"]), title=None, axis=alt.Axis(labelLimit=0)),
+        color=alt.Color("direction:N", scale=alt.Scale(domain=["towards 1", "towards 0"], range=["#2ca02c", "#d62728"]),
+                        title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=["feature", "in plain words", "value", alt.Tooltip("push:Q", format=".4f")],
+    )
+    st.altair_chart(chart.properties(height=alt.Step(24), title="Features that pushed it most"), width="stretch")
+    shown = table[["feature", "in plain words", "value", "push"]].assign(push=table["push"].map(lambda v: f"{v:+.4f}"))
+    st.table(shown.set_index("feature"))
     st.caption(
         "Push = P(this row) - P(this row with that feature at its training median / mode): "
         "positive pushed towards 1. Only features the model's selection kept can push."
