@@ -43,7 +43,7 @@ PROMPT = 1_557_279_000_000
 
 
 def feature_kinds() -> dict[str, str]:
-    from kemo_attention.features.extract import features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
     from kemo_attention.release.read import empty_frame
     from kemo_attention.release.schema import DATA_TYPES
 
@@ -283,7 +283,8 @@ def main() -> None:
     import httpx
     import pydantic_core
 
-    from kemo_attention.bundle import export_bundle, load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
+    from kemo_attention.bundle.export import export_bundle
     from kemo_attention.serve.schemas import PredictRequest
     from kemo_attention.serve.service import PredictionService
 

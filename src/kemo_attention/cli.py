@@ -59,6 +59,7 @@ def _root(
 
 def _register() -> None:
     from kemo_attention import pipeline
+    from kemo_attention.bundle import commands as bundle_cmd
     from kemo_attention.dashboard import commands as dashboard_cmd
     from kemo_attention.demo import commands as demo_cmd
     from kemo_attention.evaluate import commands as evaluate_cmd
@@ -71,7 +72,7 @@ def _register() -> None:
     app.command("check")(release_cmd.check)
     app.command("extract")(features_cmd.extract)
     app.command("evaluate")(evaluate_cmd.evaluate)
-    app.command("export")(serve_cmd.export)
+    app.command("export")(bundle_cmd.export)
     app.command("serve")(serve_cmd.serve)
     app.command("dashboard")(dashboard_cmd.dashboard)
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kemo_attention.config import label_name_of
 from kemo_attention.errors import DataError
+from kemo_attention.files import atomic_write
 
 REQUIRED_KEYS = ("X", "y", "group")
 OPTIONAL_KEYS = ("t", "date_times")
@@ -30,6 +31,11 @@ _SIDE_COLUMNS = {"y": "__y", "group": "__group", "t": "__t", "date_times": "__da
 
 class DatasetFormatError(DataError, ValueError):
     """A feature file that is not one of the accepted shapes; the message says which it is."""
+
+
+def columns_hash(names: Iterable[str]) -> str:
+    """A short fingerprint of column names in order (extraction records its layout's)."""
+    return hashlib.sha256("\n".join(map(str, names)).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -65,6 +71,18 @@ class Dataset:
         return str(self.meta.get("feature_mode", "unknown"))
 
     @property
+    def label(self) -> str:
+        """The label's name ("attention" when the metadata says nothing)."""
+        return label_name_of(self.meta)
+
+    @property
+    def raw_computable(self) -> bool:
+        """True when extraction recorded that these exact columns are its feature layout, so
+        rows can be computed from raw records (``meta["feature_layout_hash"]``)."""
+        recorded = self.meta.get("feature_layout_hash")
+        return bool(recorded) and recorded == columns_hash(self.X.columns)
+
+    @property
     def bool_columns(self) -> list[str]:
         """The categorical (one-hot) features: bool columns of X."""
         return [c for c in self.X.columns if self.X[c].dtype == bool]
@@ -82,7 +100,7 @@ class Dataset:
         import cloudpickle
 
         payload = (self.X, self.y, self.group, self.t, self.date_times)
-        return _atomic_write(Path(path), lambda f: cloudpickle.dump(payload, f))
+        return atomic_write(Path(path), lambda f: cloudpickle.dump(payload, f))
 
     def save_parquet(self, path: str | Path) -> Path:
         import pyarrow as pa
@@ -97,15 +115,7 @@ class Dataset:
         meta = dict(table.schema.metadata or {})
         meta[_META_KEY] = json.dumps(self.meta, default=str).encode()
         table = table.replace_schema_metadata(meta)
-        return _atomic_write(Path(path), lambda f: pq.write_table(table, f))
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return atomic_write(Path(path), lambda f: pq.write_table(table, f))
 
 
 def load_dataset(path: str | Path) -> Dataset:
@@ -177,20 +187,3 @@ def _load_parquet(path: Path) -> Dataset:
     meta = json.loads(meta_raw) if meta_raw else {}
     meta.setdefault("source", str(path))
     return Dataset(frame, side["y"], side["group"], side["t"], side["date_times"], meta)
-
-
-def _atomic_write(path: Path, write) -> Path:
-    """Write through a temporary file in the same folder, then rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-atomic_write = _atomic_write

@@ -65,10 +65,10 @@ def bundle_path(tmp_path_factory) -> Path:
     import numpy as np
     import pandas as pd
 
-    from kemo_attention.bundle import export_bundle
+    from kemo_attention.bundle.export import export_bundle
     from kemo_attention.config import LabelSettings
     from kemo_attention.dataset import Dataset
-    from kemo_attention.features.extract import feature_columns, is_bool_feature
+    from kemo_attention.features.layout import feature_columns, is_bool_feature
 
     rng = np.random.default_rng(7)
     n = 48

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from dash_artefacts import LEADERBOARD, MODELS, N_FOLDS, PCODES
 
+from kemo_attention.config import parse_tz_offset
 from kemo_attention.dashboard import data, tryit
 
 
@@ -107,7 +108,7 @@ def test_participant_timeline_is_ordered_on_study_days(eval_dir):
 
 
 def test_raw_answers_use_scheduled_time_and_mark_voluntary_ones():
-    tz = data.parse_tz_offset("+09:00")
+    tz = parse_tz_offset("+09:00")
     day0 = 1_556_636_400_000  # 2019-05-01 00:00 +09:00
     esm = pd.DataFrame({
         "pcode": ["P01", "P01", "P02"],

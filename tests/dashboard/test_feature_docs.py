@@ -34,7 +34,7 @@ def test_every_stream_row_of_the_page_uses_the_dashboard_words():
 
 
 def test_counts_on_the_page_are_the_feature_code_s():
-    from kemo_attention.features.extract import feature_columns, is_bool_feature
+    from kemo_attention.features.layout import feature_columns, is_bool_feature
 
     text = DOC.read_text(encoding="utf-8")
     columns = feature_columns()

@@ -18,9 +18,6 @@ ENV_CHECK = "KEMO_DASHBOARD_CHECK"
 ENV_BUNDLE_SHA256 = "KEMO_DASHBOARD_BUNDLE_SHA256"  # the bundle's expected SHA-256 (`dashboard --sha256`)
 ENV_VARS = (ENV_EVAL, ENV_BUNDLE, ENV_RELEASE, ENV_CHECK, ENV_BUNDLE_SHA256)
 
-# Local time of prompts when no artefact says otherwise (the release's, spec: Korea).
-DEFAULT_TZ_OFFSET = "+09:00"
-
 
 @dataclass(frozen=True)
 class DashboardConfig:

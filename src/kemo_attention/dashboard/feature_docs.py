@@ -20,6 +20,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from kemo_attention.files import atomic_write_text
 from kemo_attention.dashboard.labels import CATEGORICAL_STREAMS, STAT_LABELS, STREAM_LABELS, WINDOW_LABELS, parse_feature_name
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "features.md"
@@ -176,7 +177,7 @@ def _windows_table() -> str:
 
 
 def _families() -> Counter:
-    from kemo_attention.features.extract import feature_columns
+    from kemo_attention.features.layout import feature_columns
 
     families: Counter = Counter()
     for name in feature_columns():
@@ -199,7 +200,7 @@ def _families() -> Counter:
 
 
 def _counts_table() -> str:
-    from kemo_attention.features.extract import feature_columns, is_bool_feature
+    from kemo_attention.features.layout import feature_columns, is_bool_feature
 
     columns = feature_columns()
     n_bool = sum(is_bool_feature(c) for c in columns)
@@ -257,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if fresh != current:
-        tmp = DOC_PATH.with_suffix(".md.tmp")
-        tmp.write_text(fresh, encoding="utf-8")
-        tmp.replace(DOC_PATH)
+        atomic_write_text(DOC_PATH, fresh)
         print(f"rewrote {DOC_PATH}")
     return 0
 
