@@ -58,7 +58,7 @@ def _root(
 
 
 def _register() -> None:
-    from kemo_attention import pipeline
+    from kemo_attention.demo import run as demo_run
     from kemo_attention.bundle import commands as bundle_cmd
     from kemo_attention.dashboard import commands as dashboard_cmd
     from kemo_attention.demo import commands as demo_cmd
@@ -67,7 +67,7 @@ def _register() -> None:
     from kemo_attention.release import commands as release_cmd
     from kemo_attention.serve import commands as serve_cmd
 
-    app.command("demo")(pipeline.demo_command)
+    app.command("demo")(demo_run.demo_command)
     app.command("synth")(demo_cmd.synth)
     app.command("check")(release_cmd.check)
     app.command("extract")(features_cmd.extract)

@@ -1,6 +1,8 @@
 """The feature matrix of one label: ``X, y, group, t, date_times`` and its files.
 
-``attention.pkl`` holds the reference pipeline's tuple ``(X, y, group, t, date_times)``
+``attention.pkl`` holds the reference pipeline's tuple ``(X, y, group, t, date_times)``, whose
+``t`` is :attr:`Dataset.day_seconds` here (seconds since local midnight of the first prompt's
+day; not the features' sample time, prompt time minus 1 ms)
 (cloudpickle). Users' own files may hold the first four only, or a dict with those keys;
 all three shapes load. Parquet keeps X with the other arrays as ``__``-prefixed columns and
 the dataset's metadata (feature mode, label settings) in the file's key-value metadata.
@@ -26,7 +28,8 @@ from kemo_attention.files import atomic_write
 REQUIRED_KEYS = ("X", "y", "group")
 OPTIONAL_KEYS = ("t", "date_times")
 _META_KEY = b"kemo_attention"
-_SIDE_COLUMNS = {"y": "__y", "group": "__group", "t": "__t", "date_times": "__date_time"}
+# attribute -> Parquet column; day_seconds is the files' "t"
+_SIDE_COLUMNS = {"y": "__y", "group": "__group", "day_seconds": "__t", "date_times": "__date_time"}
 
 
 class DatasetFormatError(DataError, ValueError):
@@ -45,7 +48,7 @@ class Dataset:
     X: pd.DataFrame
     y: np.ndarray
     group: np.ndarray
-    t: np.ndarray | None = None
+    day_seconds: np.ndarray | None = None  # the files' "t"
     date_times: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -55,7 +58,7 @@ class Dataset:
         self.y = np.asarray(self.y).astype(int)
         self.group = np.asarray(self.group).astype(str)
         n = len(self.X)
-        for name in ("y", "group", "t", "date_times"):
+        for name in ("y", "group", "day_seconds", "date_times"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise DatasetFormatError(f"{name} has {len(value)} entries but X has {n} rows")
@@ -99,7 +102,7 @@ class Dataset:
         """Write the reference tuple ``(X, y, group, t, date_times)``, atomically."""
         import cloudpickle
 
-        payload = (self.X, self.y, self.group, self.t, self.date_times)
+        payload = (self.X, self.y, self.group, self.day_seconds, self.date_times)
         return atomic_write(Path(path), lambda f: cloudpickle.dump(payload, f))
 
     def save_parquet(self, path: str | Path) -> Path:
@@ -186,4 +189,4 @@ def _load_parquet(path: Path) -> Dataset:
         side["date_times"] = np.asarray(side["date_times"].to_pydatetime()) if hasattr(side["date_times"], "to_pydatetime") else side["date_times"]
     meta = json.loads(meta_raw) if meta_raw else {}
     meta.setdefault("source", str(path))
-    return Dataset(frame, side["y"], side["group"], side["t"], side["date_times"], meta)
+    return Dataset(frame, side["y"], side["group"], side["day_seconds"], side["date_times"], meta)

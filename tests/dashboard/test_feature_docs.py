@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kemo_attention.dashboard import feature_docs
-from kemo_attention.dashboard.labels import CATEGORICAL_STREAMS, STREAM_LABELS, WINDOW_LABELS, describe_feature
+from kemo_attention.dashboard.feature_names import CATEGORICAL_STREAMS, STREAM_LABELS, WINDOW_LABELS, describe_feature
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "features.md"
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kemo_attention.config import DEFAULT_TZ_OFFSET, label_name_of, parse_tz_offset
-from kemo_attention.dashboard.labels import UNPARSED_GROUP, WINDOW_ORDER, parse_feature_name, window_sort_key
+from kemo_attention.dashboard.feature_names import UNPARSED_GROUP, WINDOW_ORDER, parse_feature_name, window_sort_key
 
 # The eval folder (interfaces.md, "Output folder eval/<label>/") and the columns each page needs.
 EVAL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {

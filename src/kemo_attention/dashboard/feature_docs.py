@@ -1,7 +1,7 @@
 """The tables of ``docs/features.md``, generated from the catalogue the dashboard reads.
 
 The plain words of every stream, statistic and window come from
-:mod:`~kemo_attention.dashboard.labels` (what the dashboard shows), the streams' kinds,
+:mod:`~kemo_attention.dashboard.feature_names` (what the dashboard shows), the streams' kinds,
 categories and grid steps from :mod:`~kemo_attention.features.streams`, the file names from
 :mod:`~kemo_attention.release.schema` and the column counts from the feature code itself. So
 the page and the dashboard cannot disagree: a test compares the committed page with
@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from kemo_attention.files import atomic_write_text
-from kemo_attention.dashboard.labels import CATEGORICAL_STREAMS, STAT_LABELS, STREAM_LABELS, WINDOW_LABELS, parse_feature_name
+from kemo_attention.dashboard.feature_names import CATEGORICAL_STREAMS, STAT_LABELS, STREAM_LABELS, WINDOW_LABELS, parse_feature_name
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "features.md"
 

@@ -30,22 +30,23 @@ def feature_blocks(
     """The numeric (float32) and bool blocks of one participant's rows, in layout order."""
     layout = column_layout(settings.coverage)
     prompt = np.asarray(prompt_times_ms, dtype=np.int64).reshape(-1)
-    t = sample_times(prompt)
-    n = t.shape[0]
+    # the features' time (prompt minus 1 ms); not Dataset.day_seconds, the files' "t"
+    sample_ms = sample_times(prompt)
+    n = sample_ms.shape[0]
     values: dict[str, np.ndarray] = {}
     values.update(participant_info(userinfo, n))
-    values.update(time_of_prompt(t, settings.tz_offset))
+    values.update(time_of_prompt(sample_ms, settings.tz_offset))
     for spec, names in zip(STREAM_SPECS, layout.stream_names):
         stream = streams[spec.name]
         got = window.stream_features(
-            stream, t, mode=settings.mode, coverage=settings.coverage, present=len(stream.times) > 0
+            stream, sample_ms, mode=settings.mode, coverage=settings.coverage, present=len(stream.times) > 0
         )
         missing = [name for name in names if name not in got]
         if missing:
             raise RuntimeError(f"window engine gave no value for {len(missing)} feature(s) of {spec.name}, e.g. {missing[0]}")
         for name in names:
             values[name] = got[name]
-    values.update(label_history(t, past_labels))
+    values.update(label_history(sample_ms, past_labels))
 
     numeric = np.zeros((n, len(layout.numeric)), dtype=np.float64)
     for j, name in enumerate(layout.numeric):

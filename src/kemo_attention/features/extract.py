@@ -52,7 +52,7 @@ def _versions() -> dict[str, str | None]:
 
 
 def sample_clock(prompt_ms: np.ndarray, tz_offset: str) -> tuple[np.ndarray, np.ndarray]:
-    """``t`` (seconds since local midnight of the earliest sample's date) and ``date_times``
+    """``day_seconds`` (the files' ``t``: seconds since local midnight of the earliest prompt's date) and ``date_times``
     (tz-aware pandas Timestamps at the local offset) of the prompt times."""
     prompt = np.asarray(prompt_ms, dtype=np.int64)
     tz = parse_tz_offset(tz_offset)
@@ -60,9 +60,9 @@ def sample_clock(prompt_ms: np.ndarray, tz_offset: str) -> tuple[np.ndarray, np.
         return np.zeros(0, dtype=np.float64), np.empty(0, dtype=object)
     off = tz_offset_ms(tz_offset)
     midnight = (int(prompt.min()) + off) // DAY_MS * DAY_MS - off
-    t = (prompt - midnight) / 1000.0
+    day_seconds = (prompt - midnight) / 1000.0
     stamps = pd.to_datetime(prompt, unit="ms", utc=True).tz_convert(tz)
-    return t.astype(np.float64), np.asarray(list(stamps), dtype=object)
+    return day_seconds.astype(np.float64), np.asarray(list(stamps), dtype=object)
 
 
 def extract_release(

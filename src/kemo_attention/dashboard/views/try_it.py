@@ -13,9 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from kemo_attention.config import DECISION_THRESHOLD, decide, label_name_of, parse_tz_offset
-from kemo_attention.dashboard import cache, data, tryit
+from kemo_attention.dashboard import cache, data, try_it_inputs
 from kemo_attention.dashboard.config import DashboardConfig
-from kemo_attention.dashboard.labels import describe_feature
+from kemo_attention.dashboard.feature_names import describe_feature
 
 FROM_RELEASE = "A prompt from the release"
 FROM_CSV = "Upload a CSV row"
@@ -97,7 +97,7 @@ def _row_from_release(root: Path, bundle: Any) -> tuple[pd.DataFrame | None, str
     left, right = st.columns(2)
     with left:
         pcode = st.selectbox("Participant", pcodes, key="try_pcode")
-    prompts = tryit.scheduled_prompts(esm, pcode)
+    prompts = try_it_inputs.scheduled_prompts(esm, pcode)
     name = str(settings.get("name", "attention"))
     times = pd.to_datetime(prompts["scheduledTime"].astype("int64"), unit="ms", utc=True).dt.tz_convert(tz)
     answers = prompts[name] if name in prompts else pd.Series([None] * len(prompts))
@@ -110,7 +110,7 @@ def _row_from_release(root: Path, bundle: Any) -> tuple[pd.DataFrame | None, str
     with right:
         index = st.selectbox("Prompt time", list(range(len(prompts))), format_func=fmt, key="try_prompt")
     prompt_ms = int(prompts["scheduledTime"].iloc[index])
-    past = tryit.past_labels(prompts, prompt_ms, settings)
+    past = try_it_inputs.past_labels(prompts, prompt_ms, settings)
     userinfo = _userinfo(layout, pcode)
     try:
         tables = cache.participant_tables(root, pcode)
@@ -119,7 +119,7 @@ def _row_from_release(root: Path, bundle: Any) -> tuple[pd.DataFrame | None, str
         st.error(f"Computing features for {pcode} at {times.iloc[index]:%Y-%m-%d %H:%M} failed: {exc}")
         return None, None
     value = answers.iloc[index]
-    y = tryit.label_of(value, settings, answers)
+    y = try_it_inputs.label_of(value, settings, answers)
     answer = None if y is None else f"{pcode} answered {name} {int(value):+d} at this prompt: label {y}."
     st.caption(
         f"Features from sensor data up to 1 ms before the prompt, computed now by the online path; "
@@ -183,7 +183,7 @@ def _row_from_csv(bundle: Any) -> pd.DataFrame | None:
     if len(frame) > 1:
         index = int(st.number_input(f"`{uploaded.name}` has {len(frame)} rows; use row", 1, len(frame), 1, key="try_row")) - 1
     try:
-        row, filled, ignored = tryit.align_feature_row(
+        row, filled, ignored = try_it_inputs.align_feature_row(
             frame.iloc[[index]], names, bundle.manifest.get("feature_kinds"), bundle.manifest.get("feature_defaults")
         )
     except ValueError as exc:

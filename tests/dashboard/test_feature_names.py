@@ -2,7 +2,7 @@
 
 import pytest
 
-from kemo_attention.dashboard.labels import (
+from kemo_attention.dashboard.feature_names import (
     CATEGORICAL_STREAMS,
     STREAM_LABELS,
     UNPARSED_GROUP,
