@@ -98,7 +98,7 @@ def _row_from_release(root: Path, bundle: Any) -> tuple[pd.DataFrame | None, str
     with left:
         pcode = st.selectbox("Participant", pcodes, key="try_pcode")
     prompts = try_it_inputs.scheduled_prompts(esm, pcode)
-    name = str(settings.get("name", "attention"))
+    name = label_name_of({"label": settings})
     times = pd.to_datetime(prompts["scheduledTime"].astype("int64"), unit="ms", utc=True).dt.tz_convert(tz)
     answers = prompts[name] if name in prompts else pd.Series([None] * len(prompts))
 
@@ -201,7 +201,7 @@ def _row_from_csv(bundle: Any) -> pd.DataFrame | None:
 # --------------------------------------------------------------------------- prediction
 def _predict(bundle: Any, row: pd.DataFrame, answer: str | None) -> None:
     settings = _label_settings(bundle)
-    name = str(settings.get("name", "attention"))
+    name = label_name_of({"label": settings})
     try:
         proba = float(np.asarray(bundle.predict_proba(row)).ravel()[0])
     except Exception as exc:
