@@ -52,7 +52,7 @@ def release_shaped_dataset(seed: int = 0):
     from kemo_attention.dataset import Dataset
 
     try:  # the real feature names when the features room is importable
-        from kemo_attention.features.extract import feature_columns
+        from kemo_attention.features.layout import feature_columns
 
         names = feature_columns()
         cat = [c for c in names if "=" in c]

@@ -64,7 +64,8 @@ from kemo_attention.compute import _pin_threads
 _pin_threads()
 from kemo_attention.config import FeatureSettings, LabelSettings
 from kemo_attention.features import window
-from kemo_attention.features.extract import blocks_to_frame, column_layout, feature_blocks
+from kemo_attention.features.assemble import feature_blocks
+from kemo_attention.features.layout import blocks_to_frame, column_layout
 from kemo_attention.features.labels import make_labels, sample_times
 from kemo_attention.features.streams import build_streams
 from kemo_attention.release.read import read_esm, read_participant

@@ -70,7 +70,7 @@ def bench_release(work: Path, days: int) -> Path:
 
 def bench_bundle(work: Path) -> Path:
     """lgbm on causal features of a small demo release (6 participants x 7 days, scale 0.02)."""
-    from kemo_attention.bundle import export_bundle
+    from kemo_attention.bundle.export import export_bundle
     from kemo_attention.demo.synth import write_demo_release
     from kemo_attention.features.extract import extract_release
 
@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    from kemo_attention.bundle import load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
     from kemo_attention.live.local import LocalServer
     from kemo_attention.live.replay import LiveClient, load_release_subjects, plan_participant, records_body, schedule
     from kemo_attention.release.layout import find_release

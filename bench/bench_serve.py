@@ -43,7 +43,7 @@ PROMPT = 1_557_279_000_000
 
 
 def feature_kinds() -> dict[str, str]:
-    from kemo_attention.features.extract import features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
     from kemo_attention.release.read import empty_frame
     from kemo_attention.release.schema import DATA_TYPES
 
@@ -53,6 +53,7 @@ def feature_kinds() -> dict[str, str]:
 
 def synthetic_dataset(n: int, seed: int = 0):
     from kemo_attention.dataset import Dataset
+    from kemo_attention.features.layout import column_layout
 
     kinds = feature_kinds()
     rng = np.random.default_rng(seed)
@@ -61,7 +62,9 @@ def synthetic_dataset(n: int, seed: int = 0):
     signal = X["HRT#VAL"].to_numpy() + X["SCR#VAL=ON"].to_numpy() + 0.5 * X["ACC_MAG#AVG#M01"].to_numpy()
     y = (signal + rng.normal(0, 0.7, n) > 0.3).astype(int)
     group = np.repeat([f"P{i:02d}" for i in range(20)], -(-n // 20))[:n]
-    return Dataset(X, y, group, meta={"feature_mode": "causal", "label": {"name": "attention"}, "tz_offset": "+09:00"})
+    # as extraction records it: the columns are its layout, so /predict/raw serves the bundle
+    meta = {"feature_mode": "causal", "label": {"name": "attention"}, "tz_offset": "+09:00", "feature_layout_hash": column_layout().hash}
+    return Dataset(X, y, group, meta=meta)
 
 
 def row_json(X: pd.DataFrame, i: int) -> dict:
@@ -283,7 +286,8 @@ def main() -> None:
     import httpx
     import pydantic_core
 
-    from kemo_attention.bundle import export_bundle, load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
+    from kemo_attention.bundle.export import export_bundle
     from kemo_attention.serve.schemas import PredictRequest
     from kemo_attention.serve.service import PredictionService
 
@@ -378,7 +382,7 @@ def main() -> None:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         "bundle": {"model": args.model, "features": n_features, "kept_by_selector": len(bundle.used_features()),
-                   "training_samples": args.samples, "fast_path": service.fast is not None, "export_s": round(export_s, 2),
+                   "training_samples": args.samples, "fast_path": bundle.fast is not None, "export_s": round(export_s, 2),
                    "server_startup_s": round(startup_s, 2)},
         "single_row_request_bytes": len(single_body),
         "http_single_ms": {"p50": p50_http, "p90": pct(http_single, 90), "p99": pct(http_single, 99), "n": len(http_single)},

@@ -56,7 +56,7 @@ def test_parquet_round_trip_keeps_arrays_and_meta(tmp_path):
     pd.testing.assert_frame_equal(back.X, ds.X)
     assert back.y.tolist() == ds.y.tolist()
     assert back.group.tolist() == ds.group.tolist()
-    np.testing.assert_allclose(back.t, ds.t)
+    np.testing.assert_allclose(back.day_seconds, ds.day_seconds)
     assert back.feature_mode == "causal"
     assert back.X["SCR#VAL=ON"].dtype == bool
 

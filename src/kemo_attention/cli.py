@@ -58,7 +58,8 @@ def _root(
 
 
 def _register() -> None:
-    from kemo_attention import pipeline
+    from kemo_attention.demo import run as demo_run
+    from kemo_attention.bundle import commands as bundle_cmd
     from kemo_attention.dashboard import commands as dashboard_cmd
     from kemo_attention.demo import commands as demo_cmd
     from kemo_attention.evaluate import commands as evaluate_cmd
@@ -67,12 +68,12 @@ def _register() -> None:
     from kemo_attention.release import commands as release_cmd
     from kemo_attention.serve import commands as serve_cmd
 
-    app.command("demo")(pipeline.demo_command)
+    app.command("demo")(demo_run.demo_command)
     app.command("synth")(demo_cmd.synth)
     app.command("check")(release_cmd.check)
     app.command("extract")(features_cmd.extract)
     app.command("evaluate")(evaluate_cmd.evaluate)
-    app.command("export")(serve_cmd.export)
+    app.command("export")(bundle_cmd.export)
     app.command("serve")(serve_cmd.serve)
     app.command("dashboard")(dashboard_cmd.dashboard)
     app.command("replay")(live_cmd.replay)

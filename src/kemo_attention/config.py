@@ -19,7 +19,14 @@ from kemo_attention.errors import KemoError
 LABEL_NAMES: tuple[str, ...] = ("valence", "arousal", "attention", "stress", "disturbance", "change")
 THRESHOLD_KINDS: tuple[str, ...] = ("fixed", "participant_mean")
 FEATURE_MODES: tuple[str, ...] = ("causal", "reference")
-_TZ_RE = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+_TZ_RE = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+
+# The release's local time (Korea); every room that needs a default offset uses this one.
+DEFAULT_TZ_OFFSET = "+09:00"
+# One decision rule everywhere (evaluation, the API, the dashboard): label 1 when
+# P(y=1) >= DECISION_THRESHOLD, so a probability of exactly 0.5 is label 1 wherever it is scored.
+DECISION_THRESHOLD = 0.5
+DEFAULT_LABEL = "attention"
 
 
 class SettingsError(KemoError, ValueError):
@@ -27,15 +34,42 @@ class SettingsError(KemoError, ValueError):
 
 
 def parse_tz_offset(text: str) -> timezone:
-    """``"+09:00"`` -> a fixed-offset :class:`datetime.timezone` (no daylight saving)."""
-    m = _TZ_RE.match(text) if isinstance(text, str) else None
+    """``"+09:00"`` (also ``"+0900"``, ``"Z"``, ``"UTC"``) -> a fixed-offset
+    :class:`datetime.timezone` (no daylight saving). The one parser of offsets."""
+    if isinstance(text, str) and text.strip().upper() in ("Z", "UTC"):
+        return timezone.utc
+    m = _TZ_RE.match(text.strip()) if isinstance(text, str) else None
     if not m:
-        raise SettingsError(f"tz_offset must look like '+09:00' or '-05:30'; got {text!r}")
+        raise SettingsError(f"time-zone offset must look like '+09:00' or '-05:30' (tz_offset); got {text!r}")
     sign, hh, mm = m.group(1), int(m.group(2)), int(m.group(3))
     if hh > 14 or mm > 59:
-        raise SettingsError(f"tz_offset must be between -14:00 and +14:00; got {text!r}")
+        raise SettingsError(f"time-zone offset must be between -14:00 and +14:00 (tz_offset); got {text!r}")
     delta = timedelta(hours=hh, minutes=mm)
     return timezone(-delta if sign == "-" else delta)
+
+
+def decide(proba):
+    """Labels (0/1 ints) from P(y=1): 1 where ``proba >= DECISION_THRESHOLD``.
+
+    Takes a float or an array; returns the same shape (an ``int`` for a float).
+    """
+    import numpy as np
+
+    arr = np.asarray(proba, dtype=float)
+    labels = (arr >= DECISION_THRESHOLD).astype(int)
+    return int(labels) if labels.ndim == 0 else labels
+
+
+def label_name_of(meta: dict[str, Any] | None) -> str:
+    """The label's name from a dataset's or bundle's metadata.
+
+    ``meta["label"]`` is the LabelSettings dict (extraction, bundles) or a bare name (a user's
+    own file); the name is ``DEFAULT_LABEL`` when the metadata says nothing.
+    """
+    label = (meta or {}).get("label")
+    if isinstance(label, dict):
+        label = label.get("name")
+    return str(label) if label else DEFAULT_LABEL
 
 
 def tz_offset_ms(text: str) -> int:
@@ -114,7 +148,7 @@ class FeatureSettings(_Settings):
 
     mode: str = "causal"
     coverage: bool = False
-    tz_offset: str = "+09:00"
+    tz_offset: str = DEFAULT_TZ_OFFSET
 
     def __post_init__(self) -> None:
         if self.mode not in FEATURE_MODES:

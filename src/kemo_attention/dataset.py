@@ -1,6 +1,8 @@
 """The feature matrix of one label: ``X, y, group, t, date_times`` and its files.
 
-``attention.pkl`` holds the reference pipeline's tuple ``(X, y, group, t, date_times)``
+``attention.pkl`` holds the reference pipeline's tuple ``(X, y, group, t, date_times)``, whose
+``t`` is :attr:`Dataset.day_seconds` here (seconds since local midnight of the first prompt's
+day; not the features' sample time, prompt time minus 1 ms)
 (cloudpickle). Users' own files may hold the first four only, or a dict with those keys;
 all three shapes load. Parquet keeps X with the other arrays as ``__``-prefixed columns and
 the dataset's metadata (feature mode, label settings) in the file's key-value metadata.
@@ -10,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,16 +21,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kemo_attention.config import label_name_of
 from kemo_attention.errors import DataError
+from kemo_attention.files import atomic_write
 
 REQUIRED_KEYS = ("X", "y", "group")
 OPTIONAL_KEYS = ("t", "date_times")
 _META_KEY = b"kemo_attention"
-_SIDE_COLUMNS = {"y": "__y", "group": "__group", "t": "__t", "date_times": "__date_time"}
+# attribute -> Parquet column; day_seconds is the files' "t"
+_SIDE_COLUMNS = {"y": "__y", "group": "__group", "day_seconds": "__t", "date_times": "__date_time"}
 
 
 class DatasetFormatError(DataError, ValueError):
     """A feature file that is not one of the accepted shapes; the message says which it is."""
+
+
+def columns_hash(names: Iterable[str]) -> str:
+    """A short fingerprint of column names in order (extraction records its layout's)."""
+    return hashlib.sha256("\n".join(map(str, names)).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -39,7 +48,7 @@ class Dataset:
     X: pd.DataFrame
     y: np.ndarray
     group: np.ndarray
-    t: np.ndarray | None = None
+    day_seconds: np.ndarray | None = None  # the files' "t"
     date_times: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -49,7 +58,7 @@ class Dataset:
         self.y = np.asarray(self.y).astype(int)
         self.group = np.asarray(self.group).astype(str)
         n = len(self.X)
-        for name in ("y", "group", "t", "date_times"):
+        for name in ("y", "group", "day_seconds", "date_times"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise DatasetFormatError(f"{name} has {len(value)} entries but X has {n} rows")
@@ -63,6 +72,18 @@ class Dataset:
     @property
     def feature_mode(self) -> str:
         return str(self.meta.get("feature_mode", "unknown"))
+
+    @property
+    def label(self) -> str:
+        """The label's name ("attention" when the metadata says nothing)."""
+        return label_name_of(self.meta)
+
+    @property
+    def raw_computable(self) -> bool:
+        """True when extraction recorded that these exact columns are its feature layout, so
+        rows can be computed from raw records (``meta["feature_layout_hash"]``)."""
+        recorded = self.meta.get("feature_layout_hash")
+        return bool(recorded) and recorded == columns_hash(self.X.columns)
 
     @property
     def bool_columns(self) -> list[str]:
@@ -81,8 +102,8 @@ class Dataset:
         """Write the reference tuple ``(X, y, group, t, date_times)``, atomically."""
         import cloudpickle
 
-        payload = (self.X, self.y, self.group, self.t, self.date_times)
-        return _atomic_write(Path(path), lambda f: cloudpickle.dump(payload, f))
+        payload = (self.X, self.y, self.group, self.day_seconds, self.date_times)
+        return atomic_write(Path(path), lambda f: cloudpickle.dump(payload, f))
 
     def save_parquet(self, path: str | Path) -> Path:
         import pyarrow as pa
@@ -97,15 +118,7 @@ class Dataset:
         meta = dict(table.schema.metadata or {})
         meta[_META_KEY] = json.dumps(self.meta, default=str).encode()
         table = table.replace_schema_metadata(meta)
-        return _atomic_write(Path(path), lambda f: pq.write_table(table, f))
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return atomic_write(Path(path), lambda f: pq.write_table(table, f))
 
 
 def load_dataset(path: str | Path) -> Dataset:
@@ -176,21 +189,4 @@ def _load_parquet(path: Path) -> Dataset:
         side["date_times"] = np.asarray(side["date_times"].to_pydatetime()) if hasattr(side["date_times"], "to_pydatetime") else side["date_times"]
     meta = json.loads(meta_raw) if meta_raw else {}
     meta.setdefault("source", str(path))
-    return Dataset(frame, side["y"], side["group"], side["t"], side["date_times"], meta)
-
-
-def _atomic_write(path: Path, write) -> Path:
-    """Write through a temporary file in the same folder, then rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-atomic_write = _atomic_write
+    return Dataset(frame, side["y"], side["group"], side["day_seconds"], side["date_times"], meta)

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kemo_attention.config import FeatureSettings  # light: the standard library and errors only
+from kemo_attention.config import DEFAULT_TZ_OFFSET  # light: the standard library and errors only
 
 
 class Backend(str, enum.Enum):
@@ -40,7 +40,6 @@ class ModelName(str, enum.Enum):
 
 # The shared defaults: one value each, whichever verb takes the option.
 DEFAULT_BACKEND = Backend.processes
-DEFAULT_TZ_OFFSET = FeatureSettings.tz_offset  # the settings' own default, not a second copy
 DEFAULT_DEMO_SEED = 0
 DEFAULT_HOST = "127.0.0.1"
 

@@ -65,10 +65,10 @@ def bundle_path(tmp_path_factory) -> Path:
     import numpy as np
     import pandas as pd
 
-    from kemo_attention.bundle import export_bundle
+    from kemo_attention.bundle.export import export_bundle
     from kemo_attention.config import LabelSettings
     from kemo_attention.dataset import Dataset
-    from kemo_attention.features.extract import feature_columns, is_bool_feature
+    from kemo_attention.features.layout import column_layout, feature_columns, is_bool_feature
 
     rng = np.random.default_rng(7)
     n = 48
@@ -81,5 +81,7 @@ def bundle_path(tmp_path_factory) -> Path:
     data["ESM#WKD=Y"] = rng.random(n) < 0.3
     X = pd.DataFrame(data, columns=columns)
     group = np.repeat(["P01", "P02", "P03", "P04", "P05", "P06"], n // 6)
-    ds = Dataset(X, y, group, meta={"feature_mode": "causal", "label": asdict(LabelSettings()), "tz_offset": "+09:00"})
+    # as extraction records it: these columns are its layout (so the live feature path may feed the bundle)
+    meta = {"feature_mode": "causal", "label": asdict(LabelSettings()), "tz_offset": "+09:00", "feature_layout_hash": column_layout().hash}
+    ds = Dataset(X, y, group, meta=meta)
     return export_bundle(ds, "logreg", tmp_path_factory.mktemp("models"))

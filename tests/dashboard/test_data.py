@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from dash_artefacts import LEADERBOARD, MODELS, N_FOLDS, PCODES
 
-from kemo_attention.dashboard import data, tryit
+from kemo_attention.config import parse_tz_offset
+from kemo_attention.dashboard import data, try_it_inputs
 
 
 def test_eval_folder_reads_every_table(eval_dir):
@@ -107,7 +108,7 @@ def test_participant_timeline_is_ordered_on_study_days(eval_dir):
 
 
 def test_raw_answers_use_scheduled_time_and_mark_voluntary_ones():
-    tz = data.parse_tz_offset("+09:00")
+    tz = parse_tz_offset("+09:00")
     day0 = 1_556_636_400_000  # 2019-05-01 00:00 +09:00
     esm = pd.DataFrame({
         "pcode": ["P01", "P01", "P02"],
@@ -154,7 +155,7 @@ def test_align_feature_row_fills_types_and_defaults():
     kinds = {"A#AVG": "numeric", "B#VAL=ON": "bool", "C#DSC": "numeric"}
     defaults = {"A#AVG": 1.5, "B#VAL=ON": True, "C#DSC": 7.0}
     row = pd.DataFrame({"A#AVG": ["2.25"], "B#VAL=ON": ["false"], "extra": [1]})
-    frame, filled, ignored = tryit.align_feature_row(row, names, kinds, defaults)
+    frame, filled, ignored = try_it_inputs.align_feature_row(row, names, kinds, defaults)
     assert list(frame.columns) == names
     assert frame["A#AVG"].dtype == np.float32 and frame["B#VAL=ON"].dtype == bool
     assert frame.iloc[0].tolist() == [2.25, False, 7.0]
@@ -172,16 +173,16 @@ def test_align_feature_row_names_the_bad_column(value, column, message):
     kinds = {"B#VAL=ON": "bool"}
     row = pd.DataFrame({column: [value]})
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        tryit.align_feature_row(row, names, kinds, {})
+        try_it_inputs.align_feature_row(row, names, kinds, {})
 
 
 def test_past_labels_only_before_the_prompt_and_with_the_bundle_threshold():
     prompts = pd.DataFrame({"pcode": "P01", "scheduledTime": [100, 200, 300], "attention": [1, -1, 2]})
-    assert tryit.past_labels(prompts, 300, {"name": "attention", "threshold": 0.0}) == [(100, 1), (200, 0)]
-    assert tryit.past_labels(prompts, 100, {"name": "attention"}) == []
+    assert try_it_inputs.past_labels(prompts, 300, {"name": "attention", "threshold": 0.0}) == [(100, 1), (200, 0)]
+    assert try_it_inputs.past_labels(prompts, 100, {"name": "attention"}) == []
     # above this person's own mean (2/3): 1 -> 1, -1 -> 0
-    assert tryit.past_labels(prompts, 301, {"name": "attention", "threshold_kind": "participant_mean"}) == [(100, 1), (200, 0), (300, 1)]
-    assert tryit.label_of(None, {}, prompts["attention"]) is None
+    assert try_it_inputs.past_labels(prompts, 301, {"name": "attention", "threshold_kind": "participant_mean"}) == [(100, 1), (200, 0), (300, 1)]
+    assert try_it_inputs.label_of(None, {}, prompts["attention"]) is None
 
 
 def test_fixture_has_three_models_five_folds_six_people(eval_dir):

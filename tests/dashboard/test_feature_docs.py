@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kemo_attention.dashboard import feature_docs
-from kemo_attention.dashboard.labels import CATEGORICAL_STREAMS, STREAM_LABELS, WINDOW_LABELS, describe_feature
+from kemo_attention.dashboard.feature_names import CATEGORICAL_STREAMS, STREAM_LABELS, WINDOW_LABELS, describe_feature
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "features.md"
 
@@ -34,7 +34,7 @@ def test_every_stream_row_of_the_page_uses_the_dashboard_words():
 
 
 def test_counts_on_the_page_are_the_feature_code_s():
-    from kemo_attention.features.extract import feature_columns, is_bool_feature
+    from kemo_attention.features.layout import feature_columns, is_bool_feature
 
     text = DOC.read_text(encoding="utf-8")
     columns = feature_columns()

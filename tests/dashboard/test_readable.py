@@ -3,7 +3,7 @@
 import pytest
 from app_reading import chart_specs
 
-from kemo_attention.dashboard.labels import plain_header
+from kemo_attention.dashboard.feature_names import plain_header
 
 PAGES = ("Models", "Features", "People", "Data", "Try it")
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from app_reading import chart_data, texts
 
-from kemo_attention.bundle import load_bundle
+from kemo_attention.bundle.runtime import load_bundle
 
 
 def shown_probability(at) -> float:
@@ -51,7 +51,7 @@ def test_a_bad_upload_names_the_column(make_app, bundle_path):
 
 
 def test_a_prompt_of_the_release_is_scored_with_live_features(make_app, bundle_path, demo_release):
-    from kemo_attention.features.extract import features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
     from kemo_attention.release.read import read_esm, read_participant, read_userinfo
 
     at = make_app(bundle=bundle_path, release=demo_release, page="Try it", state={"try_pcode": "P02", "try_prompt": 3})

@@ -26,8 +26,8 @@ def cli_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     ds = synthetic_dataset(participants=6, per_participant=20, n_float=20, n_bool=4, seed=5)
     payloads = {
-        "tuple5": (ds.X, ds.y, ds.group, ds.t, ds.date_times),
-        "tuple4": (ds.X, ds.y, ds.group, ds.t),
+        "tuple5": (ds.X, ds.y, ds.group, ds.day_seconds, ds.date_times),
+        "tuple4": (ds.X, ds.y, ds.group, ds.day_seconds),
         "dict": {"X": ds.X, "y": ds.y, "group": ds.group},
         "bad": (ds.X, ds.y, ds.group),
     }

@@ -67,7 +67,7 @@ def test_missing_sd_and_missing_metric():
 def test_evaluate_cli_prints_it_in_80_columns(tmp_path):
     ds = synthetic_dataset(participants=6, per_participant=20, n_float=10, n_bool=2, seed=3)
     path = tmp_path / "small.pkl"
-    path.write_bytes(pickle.dumps((ds.X, ds.y, ds.group, ds.t, ds.date_times)))
+    path.write_bytes(pickle.dumps((ds.X, ds.y, ds.group, ds.day_seconds, ds.date_times)))
     env = dict(os.environ, NO_COLOR="1", COLUMNS="80")
     done = subprocess.run(
         [sys.executable, "-m", "kemo_attention.cli", "evaluate", str(path), "--models", "logreg",

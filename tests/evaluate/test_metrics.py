@@ -21,7 +21,7 @@ def test_matches_scikit_learn(seed):
     y = rng.integers(0, 2, 200)
     proba = np.clip(0.3 * y + rng.random(200) * 0.7, 0, 1)
     proba[:20] = np.round(proba[:20], 1)  # ties
-    pred = (proba > 0.5).astype(int)
+    pred = (proba >= 0.5).astype(int)  # the one decision rule (config.decide)
     m = binary_metrics(y, proba)
     assert list(m) == list(METRIC_COLUMNS)
     tn, fp, fn, tp = skm.confusion_matrix(y, pred).ravel()
@@ -55,9 +55,10 @@ def test_hand_example():
     assert m["roc_auc"] == pytest.approx(4 / 6)  # pairs (pos, neg): 0.9 beats all three, 0.3 beats only 0.1
 
 
-def test_a_probability_of_exactly_one_half_is_class_0():
+def test_a_probability_of_exactly_one_half_is_class_1():
+    # issue 10: evaluation used > 0.5 while the API used >= 0.5; one rule now (>=)
     m = binary_metrics([0, 1], [0.5, 0.5])
-    assert (m["tn"], m["fn"]) == (1, 1)
+    assert (m["fp"], m["tp"]) == (1, 1)
 
 
 def test_one_class_folds_give_nan_not_a_crash():

@@ -107,7 +107,7 @@ def test_stream_feature_names_follow_the_spec():
 
 
 def test_feature_columns_are_the_3356_of_the_spec():
-    from kemo_attention.features.extract import feature_columns
+    from kemo_attention.features.layout import feature_columns
 
     columns = feature_columns()
     assert len(columns) == 3356
@@ -402,7 +402,8 @@ PAST_LABELS = [(T0 - 7 * HOUR, 1), (T0 - HOUR - 1, 0), (T0 + 10 * 60_000, 1), (T
 @pytest.mark.parametrize("mode", MODES)
 def test_whole_rows_match_the_oracle(mode, make_tables):
     from kemo_attention.config import FeatureSettings
-    from kemo_attention.features.extract import feature_columns, features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
+    from kemo_attention.features.layout import feature_columns
 
     tables = row_tables(make_tables)
     frame = features_for_prompts(
@@ -441,7 +442,7 @@ def local_ms(day: int, hh: int, tz: str) -> int:
 @pytest.mark.parametrize("tz", ["+09:00", "-05:30"])
 def test_time_of_prompt_on_every_boundary(tz, make_tables):
     from kemo_attention.config import FeatureSettings
-    from kemo_attention.features.extract import features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
 
     prompts = []
     for day in (6, 10, 11, 12):  # MON, FRI, SAT, SUN
@@ -465,7 +466,7 @@ def test_time_of_prompt_on_every_boundary(tz, make_tables):
 
 
 def test_label_history_counts_only_earlier_labels(make_tables):
-    from kemo_attention.features.extract import features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
 
     prompt = T0 + 30 * HOUR
     t = prompt - 1
@@ -489,7 +490,7 @@ def test_label_history_counts_only_earlier_labels(make_tables):
 
 @pytest.mark.parametrize("userinfo", [USERINFO, {**USERINFO, "gender": "M", "PHQ": None}, None])
 def test_participant_features(userinfo, make_tables):
-    from kemo_attention.features.extract import features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
 
     frame = features_for_prompts(make_tables({}), np.array([T0, T0 + HOUR]), userinfo=userinfo, past_labels=None)
     for name, e in oracle.participant_features(userinfo).items():

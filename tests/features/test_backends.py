@@ -47,7 +47,7 @@ def _same(a, b):
         )
     pd.testing.assert_frame_equal(a.X, b.X, check_exact=True)
     assert a.y.tolist() == b.y.tolist() and a.group.tolist() == b.group.tolist()
-    assert a.t.tolist() == b.t.tolist() and list(a.date_times) == list(b.date_times)
+    assert a.day_seconds.tolist() == b.day_seconds.tolist() and list(a.date_times) == list(b.date_times)
 
 
 def test_serial_run_is_uncached_and_complete(serial):

@@ -16,7 +16,9 @@ from kemo_attention.compute import Executor
 from kemo_attention.config import FeatureSettings, LabelSettings
 from kemo_attention.dataset import load_dataset
 from kemo_attention.errors import KemoError
-from kemo_attention.features.extract import extract_release, feature_columns, features_for_prompts
+from kemo_attention.features.assemble import features_for_prompts
+from kemo_attention.features.extract import extract_release
+from kemo_attention.features.layout import feature_columns
 from kemo_attention.features.streams import STREAM_SPECS
 
 WINDOW_NAMES = {"S30", "M01", "M05", "M10", "M30", "H01", "H03", "H06"}

@@ -277,7 +277,8 @@ def test_whole_rows_ignore_later_data(seed, which, make_tables):
     """Causal: a row is unchanged by any edit after its T, and equals the row a live prediction
     computes from the data up to t alone. Reference: VAL, PIF, time of prompt and LIK unchanged."""
     from kemo_attention.config import FeatureSettings
-    from kemo_attention.features.extract import feature_columns, features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
+    from kemo_attention.features.layout import feature_columns
 
     rng = np.random.default_rng(seed)
     start = BASE_MS + int(rng.integers(0, 86_400_000))

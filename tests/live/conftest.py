@@ -40,7 +40,7 @@ def offline(release, tmp_path_factory):
 @pytest.fixture(scope="session")
 def expected(offline) -> dict[str, dict[int, float]]:
     """The bundle's probability at every prompt of the offline features, per participant."""
-    from kemo_attention.bundle import load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
 
     ds, bundle_path = offline
     proba = load_bundle(bundle_path).predict_proba(ds.X)

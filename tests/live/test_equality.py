@@ -38,8 +38,8 @@ def test_replay_equals_offline_for_every_prompt(server, client, release, expecte
 def test_every_feature_equals_offline(offline, release, tmp_path):
     """All 3,356 features (not only the bundle's), from a real SQLite file, at every prompt
     of the participant whose band was off overnight (the carry and state across the gap)."""
-    from kemo_attention.bundle import load_bundle
-    from kemo_attention.features.extract import feature_columns
+    from kemo_attention.bundle.runtime import load_bundle
+    from kemo_attention.features.layout import feature_columns
     from kemo_attention.live.service import LiveService
     from kemo_attention.live.store import open_store
     from kemo_attention.serve.service import PredictionService
@@ -52,6 +52,7 @@ def test_every_feature_equals_offline(offline, release, tmp_path):
     mask = ds.group == pcode
     prompts = list(np.asarray(ds.meta["prompt_time_ms"])[mask])
     X = ds.X[mask].reset_index(drop=True)
+    assert list(X.columns) == feature_columns()  # the live matrix comes in this order
     live.set_profile(pcode, rep.profile)
     done, posted = 0, 0
     for block, end in zip(rep.blocks, rep.block_end):
@@ -61,7 +62,7 @@ def test_every_feature_equals_offline(offline, release, tmp_path):
         live.add_answers(pcode, new) if new else None
         posted += len(new)
         while done < len(prompts) and prompts[done] <= end:
-            got = live.features(pcode, int(prompts[done]))[0][list(X.columns)].to_numpy(dtype=np.float64)[0]
+            got = live.features(pcode, int(prompts[done]))[0][0]
             want = X.iloc[done].to_numpy(dtype=np.float64)
             bad = np.flatnonzero(np.abs(got - want) > TOL)
             assert bad.size == 0, f"prompt {prompts[done]}: {[(X.columns[i], got[i], want[i]) for i in bad[:5]]}"

@@ -36,7 +36,7 @@ def _replay(release, url, out, *args, timeout=600, batch="900"):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A 2-day tiny release, its causal features, and a logreg bundle fitted on them."""
-    from kemo_attention.bundle import export_bundle
+    from kemo_attention.bundle.export import export_bundle
     from kemo_attention.features.extract import extract_release
 
     root = tmp_path_factory.mktemp("live")
@@ -48,7 +48,7 @@ def trained(tmp_path_factory):
 
 
 def _offline(dataset, bundle_path) -> dict[tuple[str, int], float]:
-    from kemo_attention.bundle import load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
 
     proba = load_bundle(bundle_path).predict_proba(dataset.X)
     stamps = pd.to_datetime(list(dataset.date_times), utc=True)

@@ -25,3 +25,5 @@ def frame():
     bools = [c for c in X.columns if X[c].dtype == bool]
     nums = [c for c in X.columns if c not in bools]
     return X, y, groups, bools, nums
+
+from synthetic_features import kinds, small_kinds  # noqa: E402,F401  (shared fixtures: the fast-path tests)

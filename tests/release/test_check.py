@@ -9,7 +9,8 @@ import pytest
 from release_writer import T0, full_participant, write_csv, write_release
 
 from kemo_attention.compute import Executor
-from kemo_attention.release.check import CheckReport, check_release, tz_offset_ms
+from kemo_attention.config import tz_offset_ms
+from kemo_attention.release.check import CheckReport, check_release
 
 CLI = str(Path(sys.executable).with_name("kemo-attention"))
 DAY = 86_400_000

@@ -1,5 +1,7 @@
-"""Helpers of the serving room's tests: the real feature columns, a synthetic dataset over
-them, and a real uvicorn server on a free loopback port."""
+"""Helpers of the serving room's tests: a real uvicorn server on a free loopback port.
+
+The synthetic datasets over the real feature columns are ``tests/synthetic_features.py``'s
+(shared with the bundle tests)."""
 
 from __future__ import annotations
 
@@ -9,48 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
-import pandas as pd
 import uvicorn
-
-from kemo_attention.dataset import Dataset
-
-N_SAMPLES = 300
-N_PARTICIPANTS = 10
-SIGNAL = ("HRT#VAL", "SCR#VAL=ON")  # the features the synthetic label depends on
-
-
-def feature_kinds() -> dict[str, str]:
-    """The real feature columns and their kinds (bool/numeric), in column order."""
-    from kemo_attention.features.extract import feature_columns, features_for_prompts
-    from kemo_attention.release.read import empty_frame
-    from kemo_attention.release.schema import DATA_TYPES
-
-    # The dtypes of the real output tell bool from numeric: ask the feature code itself.
-    tables = {name: empty_frame(dt) for name, dt in DATA_TYPES.items()}
-    row = features_for_prompts(tables, np.array([1_557_279_000_000]), userinfo=None, past_labels=None)
-    assert list(row.columns) == list(feature_columns())
-    return {c: ("bool" if row[c].dtype == bool else "numeric") for c in row.columns}
-
-
-def make_dataset(kinds: dict[str, str], *, n: int = N_SAMPLES, seed: int = 0, feature_mode: str = "causal",
-                 label: str = "attention") -> Dataset:
-    """Random features of the given kinds; y depends on the SIGNAL features (so that the
-    selector keeps them and the raw-data path moves the probability)."""
-    rng = np.random.default_rng(seed)
-    cols = {}
-    for name, kind in kinds.items():
-        if kind == "bool":
-            cols[name] = rng.random(n) < 0.3
-        else:
-            cols[name] = rng.normal(size=n).astype(np.float32)
-    cols["HRT#VAL"] = rng.normal(75, 10, size=n).astype(np.float32)
-    X = pd.DataFrame(cols, columns=list(kinds))
-    score = (X["HRT#VAL"].to_numpy() - 75) / 10 + 1.5 * X["SCR#VAL=ON"].to_numpy() + rng.normal(0, 0.5, n)
-    y = (score > 0.4).astype(int)
-    group = np.repeat([f"P{i:02d}" for i in range(N_PARTICIPANTS)], -(-n // N_PARTICIPANTS))[:n]
-    meta = {"feature_mode": feature_mode, "label": {"name": label}, "tz_offset": "+09:00"}
-    return Dataset(X, y, group, meta=meta)
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from kemo_attention.bundle import manifest_path_for
+from kemo_attention.bundle.runtime import manifest_path_for
 
 
 def _row(dataset, i: int) -> dict:

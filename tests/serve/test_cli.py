@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from serve_support import ServedByCli, free_port, make_dataset
+from serve_support import ServedByCli, free_port
+from synthetic_features import make_dataset
 
 CLI = [str(Path(sys.executable).with_name("kemo-attention"))]
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -69,7 +70,7 @@ def test_serve_runs_a_real_server(bundle_path, dataset):
 def test_serve_refuses_any_file_but_the_expected_one(tmp_path, bundle_path, small_kinds):
     """A bundle consistent with its own manifest is still refused when it is not the file
     the user vouched for, by --sha256 or by KEMO_BUNDLE_SHA256."""
-    from kemo_attention.bundle import export_bundle
+    from kemo_attention.bundle.export import export_bundle
 
     wanted = hashlib.sha256(bundle_path.read_bytes()).hexdigest()
     other = export_bundle(make_dataset(small_kinds, n=120), "logreg", tmp_path / "other")  # same name, other model
@@ -101,7 +102,7 @@ def broken_bundle(folder: Path, kinds: dict[str, str]) -> Path:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from kemo_attention.bundle import save_bundle
+    from kemo_attention.bundle.export import save_bundle
 
     ds = make_dataset(kinds, n=120)
     clf = LogisticRegression().fit(ds.X[["HRT#VAL"]].to_numpy(dtype=float), ds.y)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kemo_attention.bundle import export_bundle
+from kemo_attention.bundle.export import export_bundle
 from kemo_attention.config import FeatureSettings
-from kemo_attention.features.extract import features_for_prompts
+from kemo_attention.features.assemble import features_for_prompts
 from kemo_attention.release.read import empty_frame, frame_from_records
 from kemo_attention.release.schema import DATA_TYPES
 from kemo_attention.serve.app import create_app
 
-from serve_support import LiveServer, make_dataset
+from serve_support import LiveServer
+from synthetic_features import make_dataset
 
 PROMPT = 1_557_279_000_000  # 2019-05-08 10:30:00 +09:00
 PROMPT_ISO = "2019-05-08T10:30:00+09:00"

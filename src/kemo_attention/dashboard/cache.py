@@ -27,7 +27,7 @@ def eval_folder(path: Path) -> data.EvalFolder:
 
 @st.cache_resource(show_spinner="Loading the model bundle ...", max_entries=4)
 def _bundle(path: str, signature: tuple, sha256: str | None) -> Any:
-    from kemo_attention.bundle import load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
 
     return load_bundle(path, expected_sha256=sha256)
 

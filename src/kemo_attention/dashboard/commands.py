@@ -113,7 +113,7 @@ def _expected_bundle_sha256(bundle: Optional[Path], sha256: str) -> str:
     file now; the Try it page checks it again whenever it loads the bundle."""
     import hashlib
 
-    from kemo_attention.bundle import BundleError, check_sha256_text
+    from kemo_attention.bundle.runtime import BundleError, check_sha256_text
     from kemo_attention.errors import KemoError
 
     expected = check_sha256_text(sha256)

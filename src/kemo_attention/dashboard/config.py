@@ -19,9 +19,6 @@ ENV_BUNDLE_SHA256 = "KEMO_DASHBOARD_BUNDLE_SHA256"  # the bundle's expected SHA-
 ENV_STORE = "KEMO_DASHBOARD_STORE"  # the live store (`kemo-attention serve --store`)
 ENV_VARS = (ENV_EVAL, ENV_BUNDLE, ENV_RELEASE, ENV_CHECK, ENV_BUNDLE_SHA256, ENV_STORE)
 
-# Local time of prompts when no artefact says otherwise (the release's, spec: Korea).
-DEFAULT_TZ_OFFSET = "+09:00"
-
 
 @dataclass(frozen=True)
 class DashboardConfig:

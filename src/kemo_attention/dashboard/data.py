@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kemo_attention.dashboard.labels import UNPARSED_GROUP, WINDOW_ORDER, parse_feature_name, window_sort_key
+from kemo_attention.config import DEFAULT_TZ_OFFSET, label_name_of, parse_tz_offset
+from kemo_attention.dashboard.feature_names import UNPARSED_GROUP, WINDOW_ORDER, parse_feature_name, window_sort_key
 
 # The eval folder (interfaces.md, "Output folder eval/<label>/") and the columns each page needs.
 EVAL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -51,10 +52,7 @@ class EvalFolder:
 
     @property
     def label(self) -> str:
-        label = self.manifest.get("label")
-        if isinstance(label, dict):
-            return str(label.get("name", "attention"))
-        return str(label) if label else "attention"
+        return label_name_of(self.manifest)
 
     def models(self) -> list[str]:
         """Model names in leaderboard order (best first), else in the order they appear."""
@@ -262,7 +260,7 @@ def group_selection(table: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- People page
-def tz_of(oof: pd.DataFrame | None, default: str = "+09:00") -> timezone:
+def tz_of(oof: pd.DataFrame | None, default: str = DEFAULT_TZ_OFFSET) -> timezone:
     """The local time zone of the prompts: the one stored with them, else ``default``."""
     if oof is not None and "prompt_time" in oof:
         tz = getattr(oof["prompt_time"].dtype, "tz", None)
@@ -271,13 +269,6 @@ def tz_of(oof: pd.DataFrame | None, default: str = "+09:00") -> timezone:
             if offset is not None:
                 return timezone(offset)
     return parse_tz_offset(default)
-
-
-def parse_tz_offset(text: str) -> timezone:
-    """``"+09:00"`` -> a fixed-offset timezone."""
-    sign = -1 if text.startswith("-") else 1
-    hours, _, minutes = text.lstrip("+-").partition(":")
-    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
 
 
 def participant_timeline(oof: pd.DataFrame, pcode: str, model: str) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """The tables of ``docs/features.md``, generated from the catalogue the dashboard reads.
 
 The plain words of every stream, statistic and window come from
-:mod:`~kemo_attention.dashboard.labels` (what the dashboard shows), the streams' kinds,
+:mod:`~kemo_attention.dashboard.feature_names` (what the dashboard shows), the streams' kinds,
 categories and grid steps from :mod:`~kemo_attention.features.streams`, the file names from
 :mod:`~kemo_attention.release.schema` and the column counts from the feature code itself. So
 the page and the dashboard cannot disagree: a test compares the committed page with
@@ -20,7 +20,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from kemo_attention.dashboard.labels import CATEGORICAL_STREAMS, STAT_LABELS, STREAM_LABELS, WINDOW_LABELS, parse_feature_name
+from kemo_attention.files import atomic_write_text
+from kemo_attention.dashboard.feature_names import CATEGORICAL_STREAMS, STAT_LABELS, STREAM_LABELS, WINDOW_LABELS, parse_feature_name
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "features.md"
 
@@ -176,7 +177,7 @@ def _windows_table() -> str:
 
 
 def _families() -> Counter:
-    from kemo_attention.features.extract import feature_columns
+    from kemo_attention.features.layout import feature_columns
 
     families: Counter = Counter()
     for name in feature_columns():
@@ -199,7 +200,7 @@ def _families() -> Counter:
 
 
 def _counts_table() -> str:
-    from kemo_attention.features.extract import feature_columns, is_bool_feature
+    from kemo_attention.features.layout import feature_columns, is_bool_feature
 
     columns = feature_columns()
     n_bool = sum(is_bool_feature(c) for c in columns)
@@ -257,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if fresh != current:
-        tmp = DOC_PATH.with_suffix(".md.tmp")
-        tmp.write_text(fresh, encoding="utf-8")
-        tmp.replace(DOC_PATH)
+        atomic_write_text(DOC_PATH, fresh)
         print(f"rewrote {DOC_PATH}")
     return 0
 

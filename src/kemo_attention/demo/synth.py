@@ -55,9 +55,6 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +68,7 @@ from kemo_attention.demo.schedule import PromptPlan, esm_frame, plan_schedules, 
 from kemo_attention.demo.timeline import build_timeline, draw_person
 from kemo_attention.demo.util import MINUTE_MS
 from kemo_attention.errors import KemoError
+from kemo_attention.files import atomic_folder
 from kemo_attention.release.schema import DATA_TYPES, ESM_FILE, USERINFO_COLUMNS, USERINFO_FILE
 
 # Sizes that `kemo-attention demo` uses: the whole demo (write, read, extract 3,356
@@ -122,24 +120,8 @@ def write_demo_release(
         raise KemoError(f"{out} exists and is not a folder; choose another --out")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise KemoError(f"{out} is not empty; choose an empty folder or pass --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         _write_into(tmp, participants, days, scale, seed, progress, executor)
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            try:
-                tmp.rename(out)
-            except BaseException:
-                old.rename(out)  # put the user's folder back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -40,13 +40,13 @@ def evaluate(
     from kemo_attention.compute import TaskError
     from kemo_attention.dataset import load_dataset
     from kemo_attention.errors import KemoError
-    from kemo_attention.evaluate.runner import label_name, normalise_models, run_evaluation
+    from kemo_attention.evaluate.runner import normalise_models, run_evaluation
     from kemo_attention.evaluate.terminal import print_leaderboard
 
     model_list = normalise_models(models)
     executor = make_executor(backend, workers, ray_address, quiet=quiet)
     dataset = load_dataset(data)  # a DatasetFormatError is a DataError: one line for the user
-    label = label_name(dataset)
+    label = dataset.label
     out_dir = out or Path("eval") / label
 
     try:

@@ -1,7 +1,7 @@
 """Scores of one (y_true, P(y=1)) pair: every metric of spec/evaluation.md, never a crash.
 
-A prediction is class 1 when P(y=1) > 0.5 (ties go to class 0, as ``argmax`` does in the
-estimators' own ``predict``).
+A prediction is class 1 when P(y=1) >= 0.5 (``config.decide``: the same rule as the API and
+the dashboard, so a probability of exactly 0.5 is class 1 everywhere).
 
 Undefined values are NaN, never a made-up number:
 
@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from kemo_attention.config import decide
+
 METRIC_COLUMNS = (
     "n", "n_0", "n_1", "tn", "fp", "fn", "tp",
     "accuracy", "balanced_accuracy", "gmean", "mcc",
@@ -40,8 +42,8 @@ _EPS = 1e-15
 
 
 def predict_labels(proba) -> np.ndarray:
-    """Class 1 where P(y=1) > 0.5."""
-    return (np.asarray(proba, dtype=float) > 0.5).astype(int)
+    """Class 1 where P(y=1) >= 0.5: ``config.decide``, the rule the API and dashboard use too."""
+    return np.atleast_1d(decide(proba))
 
 
 def _div(a: float, b: float) -> float:

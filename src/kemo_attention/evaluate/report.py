@@ -10,7 +10,7 @@ for the other models). The manifest holds each model's description, its settings
 built them (``model_settings``) and, per EvXGB fold, the rounds used and built
 (``notes.boosting_rounds``).
 
-Everything goes into a hidden ``.<name>.tmp-*`` folder beside the target; ``manifest.json``
+Everything goes into a hidden ``.<name>.partial-*`` folder (``files.atomic_folder``) beside the target; ``manifest.json``
 (with ``"complete": true``) is the last file written, then the folder is renamed into place.
 An existing target is moved aside only once the new folder is complete, and deleted after
 the new one took its place. A run that fails or is interrupted leaves at most a hidden
@@ -22,19 +22,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import platform
-import shutil
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from kemo_attention.config import DEFAULT_TZ_OFFSET, parse_tz_offset
 from kemo_attention.evaluate.metrics import SCORE_COLUMNS
+from kemo_attention.files import atomic_folder, file_sha256
+from kemo_attention.versions import library_versions
 
 OUTPUT_FILES = (
     "manifest.json",
@@ -106,23 +104,14 @@ def leaderboard_markdown(board: pd.DataFrame, title: str = "Leaderboard") -> str
     return "\n".join(lines) + "\n"
 
 
-def _fixed_offset(text: str) -> dt.timezone:
-    text = str(text or "+09:00").strip()
-    sign = -1 if text.startswith("-") else 1
-    hh, _, mm = text.lstrip("+-").partition(":")
-    try:
-        return dt.timezone(sign * dt.timedelta(hours=int(hh), minutes=int(mm or 0)))
-    except ValueError:
-        return dt.timezone(dt.timedelta(hours=9))
-
-
 def prompt_times(dataset) -> pd.Series:
     """Prompt time of every sample as a tz-aware datetime Series (all null when unknown).
 
     From ``date_times`` (naive values are taken as local time at the dataset's
-    ``tz_offset``, default +09:00), else from ``meta["prompt_time_ms"]``.
+    ``tz_offset``; a file that records none is taken as the release's, ``DEFAULT_TZ_OFFSET``),
+    else from ``meta["prompt_time_ms"]``. A recorded offset that does not parse is an error.
     """
-    tz = _fixed_offset(dataset.meta.get("tz_offset", "+09:00"))
+    tz = parse_tz_offset(dataset.meta.get("tz_offset") or DEFAULT_TZ_OFFSET)
     n = len(dataset)
     empty = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ms, UTC]")
     values = dataset.date_times
@@ -145,21 +134,11 @@ def prompt_times(dataset) -> pd.Series:
 
 
 # ---------------------------------------------------------------------------- manifest
-def library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for dist in ("kemo-attention", "numpy", "pandas", "scikit-learn", "imbalanced-learn", "lightgbm", "xgboost-cpu", "xgboost", "ray", "pyarrow", "matplotlib"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            continue
-    return out
+# The libraries whose versions an evaluation run records in its manifest.
+RUN_LIBRARIES = ("kemo-attention", "numpy", "pandas", "scikit-learn", "imbalanced-learn", "lightgbm", "xgboost", "ray", "pyarrow", "matplotlib")
 
 
 def _input_info(dataset, input_path) -> dict[str, Any]:
-    from kemo_attention.dataset import file_sha256
-
     path = Path(input_path) if input_path else None
     return {
         "path": str(path) if path else dataset.meta.get("source"),
@@ -186,22 +165,16 @@ def _json_default(value):
 def write_run_folder(out_dir, *, dataset, tables, run_info, timings, notes, input_path, started) -> Path:
     """Write every output file into a temporary folder, then rename it to ``out_dir``."""
     from kemo_attention.evaluate import plots
-    from kemo_attention.evaluate.runner import label_name
     from kemo_attention.models.zoo import describe_model, model_settings
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir}: exists and is not a folder; choose another --out")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
-    try:
+    with atomic_folder(out_dir) as tmp:
         write_started = time.perf_counter()
         tables["fold_metrics"].to_csv(tmp / "fold_metrics.csv", index=False)
         tables["leaderboard"].to_csv(tmp / "leaderboard.csv", index=False)
-        label = label_name(dataset)
+        label = dataset.label
         (tmp / "leaderboard.md").write_text(leaderboard_markdown(tables["leaderboard"], f"Leaderboard: {label}"))
         tables["oof"].to_parquet(tmp / "oof_predictions.parquet", index=False)
         tables["selected_features"].to_csv(tmp / "selected_features.csv", index=False)
@@ -220,7 +193,7 @@ def write_run_folder(out_dir, *, dataset, tables, run_info, timings, notes, inpu
             "model_settings": {
                 m: model_settings(m, random_state=run_info["seed"], fast=run_info["fast"]) for m in run_info["models"]
             },
-            "versions": library_versions(),
+            "versions": library_versions(RUN_LIBRARIES),
             "timings": {
                 **timings,
                 "plots_s": round(now - plots_started, 3),
@@ -233,22 +206,4 @@ def write_run_folder(out_dir, *, dataset, tables, run_info, timings, notes, inpu
             "complete": True,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default, allow_nan=True))
-        _swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
-
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    if not out_dir.exists():
-        os.rename(tmp, out_dir)
-        return
-    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(out_dir, old)
-    try:
-        os.rename(tmp, out_dir)
-    except BaseException:
-        os.rename(old, out_dir)  # put the previous run back
-        raise
-    shutil.rmtree(old, ignore_errors=True)

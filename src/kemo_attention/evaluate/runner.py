@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kemo_attention.compute import Executor
+from kemo_attention.config import DECISION_THRESHOLD
 from kemo_attention.dataset import Dataset
 from kemo_attention.errors import DataError, KemoError
 from kemo_attention.evaluate.metrics import binary_metrics, participant_metrics, predict_labels
@@ -187,14 +188,6 @@ def check_dataset(dataset: Dataset, source: str | None = None) -> None:
         raise DataError(f"y holds only class {classes.tolist()}; evaluation needs both 0 and 1", file=where)
 
 
-def label_name(dataset: Dataset) -> str:
-    """The label of a dataset from its metadata ("attention" when unknown)."""
-    label = dataset.meta.get("label")
-    if isinstance(label, dict):
-        label = label.get("name")
-    return str(label) if label else "attention"
-
-
 # ---------------------------------------------------------------------------- the run
 def run_evaluation(
     dataset: Dataset,
@@ -282,7 +275,7 @@ def run_evaluation(
         "backend": executor.backend,
         "workers": executor.workers,
         "fast": bool(fast),
-        "prediction_threshold": 0.5,
+        "prediction_threshold": DECISION_THRESHOLD,
     }
     notes = {
         "selector_fallbacks": [f"{r['model']}/fold{r['fold']}" for r in results if r["selector_fallback"]],

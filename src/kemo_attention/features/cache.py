@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from kemo_attention.dataset import atomic_write
+from kemo_attention.files import atomic_write
 
 CACHE_FORMAT = 1
 
@@ -33,7 +33,7 @@ CACHE_FORMAT = 1
 @dataclass
 class ParticipantResult:
     """The feature blocks of one participant: numeric (float32) and one-hot (bool) columns,
-    in the order of :func:`kemo_attention.features.extract.column_layout`."""
+    in the order of :func:`kemo_attention.features.layout.column_layout`."""
 
     pcode: str
     prompt_ms: np.ndarray  # int64

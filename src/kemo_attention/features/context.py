@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from kemo_attention.config import tz_offset_ms
+from kemo_attention.config import DEFAULT_TZ_OFFSET, tz_offset_ms
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -46,7 +46,7 @@ PIF_BOOL: tuple[str, ...] = ("PIF#GEN=F", "PIF#GEN=M")
 PIF_NAMES: tuple[str, ...] = (*(n for n, _ in PIF_NUMERIC), *PIF_BOOL)
 
 
-def time_of_prompt(t_ms: np.ndarray, tz_offset: str = "+09:00") -> dict[str, np.ndarray]:
+def time_of_prompt(t_ms: np.ndarray, tz_offset: str = DEFAULT_TZ_OFFSET) -> dict[str, np.ndarray]:
     """Day of week, weekend and hour band of the local time of each sample time t."""
     local = np.asarray(t_ms, dtype=np.int64) + tz_offset_ms(tz_offset)
     day = np.floor_divide(local, DAY_MS)

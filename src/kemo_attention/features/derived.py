@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from kemo_attention.features import geohash
-from kemo_attention.features.columns import f32 as _f32
-from kemo_attention.features.columns import floats as _floats
-from kemo_attention.features.columns import times as _times
+from kemo_attention.features.arrays import f32 as _f32
+from kemo_attention.features.arrays import floats as _floats
+from kemo_attention.features.arrays import times as _times
 from kemo_attention.release.schema import TIMESTAMP
 
 EARTH_RADIUS_M = 6_371_008.8

@@ -40,17 +40,6 @@ def ceil_index(t_ms: np.ndarray, t0: int, step: int) -> np.ndarray:
     return -np.floor_divide(t0 - np.asarray(t_ms, dtype=np.int64), step)
 
 
-def window_bounds(t_ms: np.ndarray, window_ms: int, t0: int, step: int,
-                  n_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Grid index range ``[lo, hi)`` of the points with ``t - W <= g_k <= t``.
-
-    Clipped to the grid ``[0, n_points)``; ``hi <= lo`` means an empty window.
-    """
-    lo = np.clip(ceil_index(t_ms - window_ms, t0, step), 0, n_points)
-    hi = np.clip(floor_index(t_ms, t0, step) + 1, 0, n_points)
-    return lo, hi
-
-
 @dataclass
 class NumericGrid:
     """Bin means of one numeric stream on its grid.

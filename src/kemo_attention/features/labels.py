@@ -28,7 +28,8 @@ LIK_NAMES: tuple[str, ...] = tuple(f"ESM#LIK#{w}" for w, _ in LIK_WINDOWS)
 
 
 def sample_times(prompt_ms: np.ndarray) -> np.ndarray:
-    """t = T - 1 ms: a prompt at exactly 12:00:00.000 is described by data up to 11:59:59.999."""
+    """The features' sample time, T - 1 ms: a prompt at exactly 12:00:00.000 is described by
+    data up to 11:59:59.999 (``t`` in spec/features.md; distinct from ``Dataset.day_seconds``)."""
     return np.asarray(prompt_ms, dtype=np.int64) - 1
 
 

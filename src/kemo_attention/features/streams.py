@@ -28,10 +28,10 @@ import numpy as np
 import polars as pl
 
 from kemo_attention.errors import DataError
-from kemo_attention.features.columns import f32 as _f32
-from kemo_attention.features.columns import floats as _floats
-from kemo_attention.features.columns import strings as _strings
-from kemo_attention.features.columns import times as _times
+from kemo_attention.features.arrays import f32 as _f32
+from kemo_attention.features.arrays import floats as _floats
+from kemo_attention.features.arrays import strings as _strings
+from kemo_attention.features.arrays import times as _times
 from kemo_attention.features.derived import installed_apps, location, wifi
 from kemo_attention.release.schema import DATA_TYPES, TIMESTAMP
 

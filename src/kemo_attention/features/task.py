@@ -15,7 +15,8 @@ import numpy as np
 
 from kemo_attention.config import FeatureSettings
 from kemo_attention.features.cache import ParticipantCache, ParticipantResult
-from kemo_attention.features.extract import column_layout, feature_blocks
+from kemo_attention.features.assemble import feature_blocks
+from kemo_attention.features.layout import column_layout
 from kemo_attention.features.streams import build_streams
 
 

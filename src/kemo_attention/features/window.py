@@ -3,7 +3,7 @@
 This module is the one place that names and computes the per-stream features of
 spec/features.md (sections 3 and 4):
 
-- :data:`WINDOWS`, :data:`NUM_STATS`, :data:`CAT_STATS` and
+- :data:`WINDOWS`, :data:`NUM_STATS` and
   :func:`stream_feature_names` declare the catalogue;
 - :func:`stream_features` computes it for every sample time at once.
 
@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # only for annotations: streams.py imports nothing from here
     from kemo_attention.features.streams import Stream, StreamSpec
 
 __all__ = [
-    "WINDOWS", "NUM_STATS", "CAT_STATS", "MODES",
+    "WINDOWS", "NUM_STATS", "MODES",
     "stream_feature_names", "coverage_feature_names", "stream_features",
 ]
 
@@ -74,7 +74,6 @@ WINDOWS: tuple[tuple[str, int], ...] = (
     ("H03", 10_800_000),
     ("H06", 21_600_000),
 )
-CAT_STATS: tuple[str, ...] = ("ETP", "ASC", "DUR")
 MODES: tuple[str, ...] = ("causal", "reference")
 
 # Rows x values of one batch of numeric windows (float64: 4 MB per scratch array).

@@ -382,7 +382,7 @@ def write_csv(path: Path, outcomes: Iterable[ParticipantOutcome], tz_offset: str
     import pandas as pd
 
     from kemo_attention.config import parse_tz_offset
-    from kemo_attention.dataset import atomic_write
+    from kemo_attention.files import atomic_write
 
     rows = [p for o in outcomes for p in o.predictions]
     frame = pd.DataFrame(rows, columns=[c for c in CSV_COLUMNS if c != "prompt_time_local"])
@@ -402,7 +402,7 @@ def compare_offline(rows: list[dict], features_path: Path, bundle_path: Path) ->
     """
     import pandas as pd
 
-    from kemo_attention.bundle import load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
     from kemo_attention.dataset import load_dataset
 
     dataset = load_dataset(features_path)

@@ -19,20 +19,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from kemo_attention.config import FeatureSettings
-from kemo_attention.features.extract import blocks_to_frame, feature_blocks
+from kemo_attention.config import DECISION_THRESHOLD, decide
+from kemo_attention.features.assemble import feature_blocks
+from kemo_attention.features.layout import blocks_to_matrix
 from kemo_attention.features.streams import STREAM_SPECS, STREAMS_OF_TYPE, build_streams
 from kemo_attention.features.window import WINDOWS
 from kemo_attention.live.history import StreamState, carry_rows, fold_state, with_state
 from kemo_attention.live.store import HOUR_MS, LiveStore
 from kemo_attention.release.read import empty_frame
-from kemo_attention.release.schema import DATA_TYPES, ESM_COLUMNS, TIMESTAMP
-from kemo_attention.serve.service import THRESHOLD, PredictionService, RequestError
+from kemo_attention.release.schema import DATA_TYPES, EPOCH_MS_MAX, EPOCH_MS_MIN, ESM_COLUMNS, TIMESTAMP, epoch_ms_problem
+from kemo_attention.serve.service import PredictionService, RequestError
 
 PCODE = re.compile(r"^P\d{1,6}$")
 MARGIN_MS = HOUR_MS  # raw data kept beyond the longest window: late batches and past `at` up to ~1 h
 FUTURE_MS = 86_400_000  # a timestamp more than a day ahead of the server's clock is refused
-_MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000  # 2000 .. 2100
 _STREAM_TYPE = {s: t for t, names in STREAMS_OF_TYPE.items() for s in names}
 _WINDOW_MS = dict(WINDOWS)
 _NEVER = -(1 << 62)
@@ -66,7 +66,7 @@ class LiveService:
         bundle = predictor.bundle
         self.streams, self.window_ms = needs_of(bundle.used_features() if features is None else features)
         self.types = [t for t in DATA_TYPES if any(s in self.streams for s in STREAMS_OF_TYPE[t])]
-        self.settings = FeatureSettings.from_dict(bundle.manifest.get("feature_settings") or {})
+        self.settings = bundle.feature_settings()
         self.label = dict(bundle.manifest.get("label") or {"name": "attention"})
         self.model_sha256 = str(bundle.manifest.get("pkl_sha256", ""))
 
@@ -163,10 +163,10 @@ class LiveService:
         check_pcode(pcode)
         self.predictor.check_raw_servable()
         X, at, seen, warnings = self.features(pcode, at)
-        names = self.predictor.names
-        proba = float(self.predictor.proba(X[names].to_numpy(dtype=np.float64))[0])
+        # the arrays straight into the model: layout order is the bundle's (check_raw_servable)
+        proba = float(self.predictor.proba(X)[0])
         record = {
-            "pcode": pcode, "at": at, "probability": proba, "label": int(proba >= THRESHOLD), "threshold": THRESHOLD,
+            "pcode": pcode, "at": at, "probability": proba, "label": decide(proba), "threshold": DECISION_THRESHOLD,
             "model_sha256": self.model_sha256, "served_at": time.time(),
         }
         with self.store.write(pcode) as tx:
@@ -175,8 +175,9 @@ class LiveService:
         return {**record, "streams": seen, "warnings": warnings}
 
     def features(self, pcode: str, at: int | None = None):
-        """The feature row at prompt time ``at`` from the stored data (the streams this
-        service computes; the others are empty), ``at``, what each stream saw, warnings."""
+        """The feature row at prompt time ``at`` from the stored data, as a one-row float64
+        matrix in the feature layout's column order (the streams this service computes; the
+        others are empty), ``at``, what each stream saw, warnings."""
         check_pcode(pcode)
         with self.store.read(pcode) as tx:
             meta = tx.meta()
@@ -186,8 +187,8 @@ class LiveService:
                 if meta["latest_ms"] is None:
                     raise RequestError(422, f"participant {pcode} has no sensor records yet; send records or give ?at=")
                 at = int(meta["latest_ms"])
-            elif not _MIN_MS <= at <= _MAX_MS:
-                raise RequestError(422, f"at: {at} is not an epoch-millisecond time between 2000 and 2100 (seconds instead of ms?)")
+            elif epoch_ms_problem(at) is not None:
+                raise RequestError(422, f"at: {epoch_ms_problem(at)}")
             t = at - 1
             cutoff = meta["cutoff_ms"]
             if cutoff is not None and t - self.window_ms < cutoff:
@@ -213,7 +214,7 @@ class LiveService:
         past = self.past_labels(answers, t)
         numeric, flags = feature_blocks(streams, np.array([at], dtype=np.int64), userinfo=profile,
                                         past_labels=past, settings=self.settings)
-        X = blocks_to_frame(numeric, flags, self.settings.coverage)
+        X = blocks_to_matrix(numeric, flags, self.settings.coverage)
         seen, warnings = {}, []
         for name in self.streams:
             s = streams[name]
@@ -249,7 +250,7 @@ def _check_times(name: str, frame: pl.DataFrame, records: dict, now: int) -> Non
     if frame.height == 0:
         return
     lo, hi = int(times.min()), int(times.max())
-    if _MIN_MS <= lo and hi <= min(_MAX_MS, now + FUTURE_MS):
+    if EPOCH_MS_MIN <= lo and hi <= min(EPOCH_MS_MAX, now + FUTURE_MS):
         return
     recs = next(v for k, v in records.items() if k.lower() == name.lower())
     for i, rec in enumerate(recs):
@@ -258,7 +259,7 @@ def _check_times(name: str, frame: pl.DataFrame, records: dict, now: int) -> Non
             ms = int(float(value))
         except (TypeError, ValueError):
             continue
-        if not _MIN_MS <= ms <= _MAX_MS:
+        if not EPOCH_MS_MIN <= ms <= EPOCH_MS_MAX:
             raise RequestError(422, f"records.{name}: record {i} (0-based index), column 'timestamp': expected epoch "
                                     f"milliseconds between 2000 and 2100; got {value!r} (seconds instead of ms?)", data_type=name)
         if ms > now + FUTURE_MS:
@@ -311,7 +312,7 @@ def _answer_row(i: int, answer: Any, pcode: str) -> tuple[int, int | None, str]:
         raise RequestError(422, f"answers[{i}], column 'responseTime': required (epoch milliseconds of the answer)")
     for key in ("responseTime", "scheduledTime"):
         v = row.get(key)
-        if v is not None and not _MIN_MS <= v <= _MAX_MS:
+        if v is not None and not EPOCH_MS_MIN <= v <= EPOCH_MS_MAX:
             raise RequestError(422, f"answers[{i}], column {key!r}: expected epoch milliseconds between 2000 and 2100; got {v}")
     ordered = {c.name: row[c.name] for c in ESM_COLUMNS if c.name in row}
     return response, row.get("scheduledTime"), json.dumps(ordered, separators=(",", ":"))

@@ -13,14 +13,14 @@ milliseconds (the fatal errors are listed). Gaps that leave it usable but change
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from kemo_attention.errors import DataError, KemoError
+from kemo_attention.config import DEFAULT_TZ_OFFSET, tz_offset_ms
+from kemo_attention.errors import DataError
 from kemo_attention.release.clean import Problem
 from kemo_attention.release.layout import SENSOR_DIR, SUBJECT_DIR, ReleaseLayout, find_release
 from kemo_attention.release.read import read_esm, read_participant, read_userinfo
@@ -28,18 +28,6 @@ from kemo_attention.release.schema import DATA_TYPES, ESM_FILE, TIMESTAMP, USERI
 
 DAY_MS = 86_400_000
 MIN_RESPONSES = 35  # the reference protocol's minimum of scheduled responses per participant
-
-
-def tz_offset_ms(text: str) -> int:
-    """``"+09:00"`` (also ``"+0900"``, ``"Z"``) -> milliseconds to add to UTC for local time."""
-    text = text.strip()
-    if text.upper() in ("Z", "UTC", "+00:00", "00:00"):
-        return 0
-    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
-    if not m or int(m.group(2)) > 14 or int(m.group(3)) >= 60:
-        raise KemoError(f"time-zone offset must look like '+09:00' or '-05:30'; got {text!r}")
-    sign = 1 if m.group(1) == "+" else -1
-    return sign * (int(m.group(2)) * 60 + int(m.group(3))) * 60_000
 
 
 def local_day(day_number: int) -> str:
@@ -121,7 +109,7 @@ def _relative(path: str, root: Path) -> str:
         return path
 
 
-def check_release(root, *, tz_offset: str = "+09:00", executor=None, min_responses: int = MIN_RESPONSES) -> CheckReport:
+def check_release(root, *, tz_offset: str = DEFAULT_TZ_OFFSET, executor=None, min_responses: int = MIN_RESPONSES) -> CheckReport:
     """Check the release at ``root``; see the module docstring.
 
     Raises :class:`DataError` only when ``root`` is not a release at all; everything else

@@ -45,7 +45,7 @@ def check(
     report = check_release(release, tz_offset=tz_offset, executor=executor)
     payload = report.to_dict()
     if out is not None:
-        from kemo_attention.dataset import atomic_write  # imports pandas: only when writing
+        from kemo_attention.files import atomic_write
 
         text = json.dumps(payload, indent=1, ensure_ascii=False)
         atomic_write(Path(out), lambda f: f.write(text.encode("utf-8")))

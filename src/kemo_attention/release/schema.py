@@ -197,4 +197,3 @@ USERINFO_COLUMNS: tuple[Column, ...] = (
     _f("PHQ"),
     _f("GHQ"),
 )
-LABEL_COLUMNS = ("valence", "arousal", "attention", "stress", "disturbance", "change")

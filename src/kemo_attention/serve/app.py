@@ -27,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from kemo_attention.bundle import Bundle, load_bundle
+from kemo_attention.bundle.runtime import Bundle, load_bundle
 from kemo_attention.errors import KemoError
 from kemo_attention.serve.docs_assets import add_offline_docs
 from kemo_attention.serve.schemas import (
@@ -309,7 +309,7 @@ def create_app_from_env() -> FastAPI:
         max_body_mb = float(raw)
     except ValueError:
         raise KemoError(f"{ENV_MAX_BODY_MB} must be a number of MB; got {raw!r}") from None
-    from kemo_attention.bundle import ENV_SHA256
+    from kemo_attention.bundle.runtime import ENV_SHA256
 
     return create_app(bundle_path, max_body_mb=max_body_mb, sha256=os.environ.get(ENV_SHA256) or None,
                       store_path=os.environ.get(ENV_STORE) or None, token=os.environ.get(ENV_TOKEN) or None)

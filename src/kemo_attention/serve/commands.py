@@ -1,42 +1,13 @@
-"""CLI verbs ``export`` and ``serve``. Heavy imports stay inside the functions."""
+"""CLI verb ``serve``. Heavy imports stay inside the function."""
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from kemo_attention.options import DEFAULT_HOST, BundleSha256Option, HostOption, ModelName, ModelOption, PortOption
-
-
-class BundleFormat(str, enum.Enum):
-    """How `export` writes the fitted model."""
-
-    pickle = "pickle"
-    skops = "skops"
-
-
-def export(
-    data: Annotated[Path, typer.Argument(metavar="DATA", help="Feature file: attention.pkl (or any shape `load_dataset` accepts) or .parquet.")],
-    model: ModelOption = ModelName.lgbm,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the bundle (<label>-<model>.pkl + .manifest.json).")] = Path("models"),
-    eval_dir: Annotated[Optional[Path], typer.Option("--eval", help="An `evaluate` output folder: its leaderboard row becomes the bundle's cv_scores.")] = None,
-    fmt: Annotated[BundleFormat, typer.Option("--format", help="pickle (the .pkl users expect) or skops (safer to load).")] = BundleFormat.pickle,
-) -> None:
-    """Fit a model on every sample of DATA and write it as a bundle for `serve` and the dashboard.
-
-    A pickle runs code when loaded: share and load only bundles you trust. The manifest records the file's SHA-256, and loading refuses a file that does not match it.
-    """
-    from kemo_attention.bundle import export_bundle, manifest_path_for
-    from kemo_attention.dataset import load_dataset
-
-    dataset = load_dataset(data)  # a DatasetFormatError is a DataError: one line for the user
-    path = export_bundle(dataset, ModelName(model).value, out, eval_dir=eval_dir, fmt=BundleFormat(fmt).value, input_path=data)
-    typer.echo(f"wrote {path}")
-    typer.echo(f"wrote {manifest_path_for(path)}")
-    typer.echo(f"serve it with: kemo-attention serve {path}")
+from kemo_attention.options import DEFAULT_HOST, BundleSha256Option, HostOption, PortOption
 
 
 def serve(
@@ -72,7 +43,7 @@ def serve(
     """
     import uvicorn
 
-    from kemo_attention.bundle import load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
     from kemo_attention.errors import KemoError
     from kemo_attention.serve.app import create_app
 
@@ -94,7 +65,7 @@ def serve(
         return
     import os
 
-    from kemo_attention.bundle import ENV_SHA256
+    from kemo_attention.bundle.runtime import ENV_SHA256
     from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB, ENV_STORE, ENV_TOKEN
 
     # uvicorn's worker processes import the app by name: the factory reads these.

@@ -14,13 +14,12 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from kemo_attention.bundle import Bundle
+from kemo_attention.bundle.runtime import Bundle
+from kemo_attention.config import DECISION_THRESHOLD, decide
 from kemo_attention.errors import KemoError
 
 log = logging.getLogger("kemo_attention.serve")
-THRESHOLD = 0.5
 SHOW_NAMES = 20  # names listed in an error; the count says how many more
 MAX_FILLED_LISTED = 100  # filled names listed per row in a response; filled_count has them all
 
@@ -41,56 +40,16 @@ def _names_head(names: list[str]) -> str:
 class PredictionService:
     """Predictions from one loaded bundle; built once at start-up (lifespan)."""
 
-    def __init__(self, bundle: Bundle, *, fast: bool = True):
+    def __init__(self, bundle: Bundle):
         self.bundle = bundle
         m = bundle.manifest
-        self.names: list[str] = list(m["feature_names"])
+        self.names: list[str] = bundle.feature_names
         self.index = {n: i for i, n in enumerate(self.names)}
-        kinds = m["feature_kinds"]
-        self.is_bool = np.array([kinds.get(n) == "bool" for n in self.names], dtype=bool)
-        self.defaults = np.array([float(m["feature_defaults"][n]) for n in self.names], dtype=np.float64)
-        self.bool_idx = np.flatnonzero(self.is_bool)
-        self.num_idx = np.flatnonzero(~self.is_bool)
-        self.bool_names = [self.names[i] for i in self.bool_idx]
-        self.num_names = [self.names[i] for i in self.num_idx]
-        self.numeric_dtype = np.dtype(m.get("numeric_dtype") or "float32")
+        self.is_bool = bundle.is_bool
+        self.defaults = bundle.default_row()
         self.model = str(m["model"])
         self.version = bundle.bundle_version
         self.all_idx = np.arange(len(self.names), dtype=np.intp)
-        self.fast = self._verified_fast_path() if fast else None
-
-    def _verified_fast_path(self):
-        """The numpy fast path, if it gives the pipeline's own probabilities on probe rows."""
-        from kemo_attention.serve.fastpath import build_fast_path, probe_rows
-
-        try:
-            fast = build_fast_path(self.bundle.pipeline, self.names, self.bundle.manifest["feature_kinds"], self.numeric_dtype)
-            if fast is None:
-                return None
-            rows = probe_rows(self.defaults, self.is_bool)
-            slow = self.bundle.predict_proba(self.frame(rows))
-            if np.max(np.abs(fast.predict_proba(rows) - slow)) > 1e-9:
-                log.warning("fast path disagrees with the pipeline; serving through the pipeline")
-                return None
-            return fast
-        except Exception as exc:  # any surprise: the plain pipeline is always right
-            log.warning("no fast path (%s: %s); serving through the pipeline", type(exc).__name__, exc)
-            return None
-
-    # ------------------------------------------------------------------ /predict
-    def frame(self, matrix: np.ndarray) -> pd.DataFrame:
-        """A DataFrame in manifest order with the training dtypes, from a float matrix.
-
-        Two blocks (numeric, bool) joined then reordered: ~4 ms for 3,356 columns, where a
-        dict of 3,356 columns takes ~35 ms (measured in bench/bench_serve.py's notes).
-        """
-        parts = []
-        if len(self.num_idx):
-            parts.append(pd.DataFrame(matrix[:, self.num_idx].astype(self.numeric_dtype), columns=self.num_names))
-        if len(self.bool_idx):
-            parts.append(pd.DataFrame(matrix[:, self.bool_idx] != 0, columns=self.bool_names))
-        joined = parts[0] if len(parts) == 1 else pd.concat(parts, axis=1)
-        return joined.reindex(columns=self.names)
 
     def matrix(self, rows: list[dict[str, Any]], fill_missing: bool) -> tuple[np.ndarray, list[list[str]], list[list[str]]]:
         """Rows of {name: value} -> (matrix in manifest order, filled names, ignored names).
@@ -150,10 +109,8 @@ class PredictionService:
         return out, filled_all, ignored_all
 
     def proba(self, matrix: np.ndarray) -> np.ndarray:
-        """P(y=1) for a float matrix in manifest order (the fast path when it was verified)."""
-        if self.fast is not None:
-            return self.fast.predict_proba(matrix)
-        return self.bundle.predict_proba(self.frame(matrix))
+        """P(y=1) for a float matrix in manifest order: the bundle's one way to predict."""
+        return self.bundle.predict_matrix(matrix)
 
     def predict_rows(self, rows: list[dict[str, Any]], fill_missing: bool = False) -> dict[str, Any]:
         matrix, filled, ignored = self.matrix(rows, fill_missing)
@@ -162,11 +119,11 @@ class PredictionService:
         return {
             "model": self.model,
             "bundle_version": self.version,
-            "threshold": THRESHOLD,
+            "threshold": DECISION_THRESHOLD,
             "predictions": [
                 {
                     "probability": float(p),
-                    "label": int(p >= THRESHOLD),
+                    "label": decide(p),
                     "bundle_version": self.version,
                     # Capped: a tiny request ({} rows with fill_missing) must not be able to ask
                     # for a response of rows x 3,356 names.
@@ -245,8 +202,8 @@ class PredictionService:
         Records and past answers at or after the prompt are dropped (and reported): the
         features of a prompt use only what happened before it.
         """
-        from kemo_attention.config import FeatureSettings
-        from kemo_attention.features.extract import blocks_to_frame, feature_blocks
+        from kemo_attention.features.assemble import feature_blocks
+        from kemo_attention.features.layout import blocks_to_matrix
         from kemo_attention.features.labels import LIK_NAMES
         from kemo_attention.features.streams import STREAMS_OF_TYPE, build_streams
 
@@ -274,15 +231,13 @@ class PredictionService:
                 "and no past_labels; send the participant's recent records (see GET /docs)",
                 field="records",
             )
-        settings = FeatureSettings.from_dict(self.bundle.manifest.get("feature_settings") or {})
+        settings = self.bundle.feature_settings()
         # features_for_prompts, in its two steps, so that the streams can be checked for data
         streams = build_streams(tables)
         numeric, flags = feature_blocks(streams, np.array([prompt_ms], dtype=np.int64), userinfo=userinfo,
                                         past_labels=past or None, settings=settings)
-        X = blocks_to_frame(numeric, flags, settings.coverage)
-        if list(X.columns) != self.names:
-            X = X[self.names]
-        proba = float(self.proba(X.to_numpy(dtype=np.float64))[0])
+        # the arrays straight into the model, in layout order (== the manifest's: raw_refusal checked)
+        proba = float(self.proba(blocks_to_matrix(numeric, flags, settings.coverage))[0])
 
         used = self._used_streams()
         type_of = {stream: name for name, names in STREAMS_OF_TYPE.items() for stream in names}
@@ -301,11 +256,11 @@ class PredictionService:
         return {
             "model": self.model,
             "bundle_version": self.version,
-            "threshold": THRESHOLD,
+            "threshold": DECISION_THRESHOLD,
             "pcode": request.pcode,
             "prompt_time": prompt_ms,
             "probability": proba,
-            "label": int(proba >= THRESHOLD),
+            "label": decide(proba),
             "feature_mode": self.bundle.feature_mode,
             "absent_types": absent,
             "warnings": warnings,

@@ -12,7 +12,7 @@ import streamlit as st
 
 from kemo_attention.dashboard import cache, data
 from kemo_attention.dashboard.config import DashboardConfig
-from kemo_attention.dashboard.labels import plain_header
+from kemo_attention.dashboard.feature_names import plain_header
 
 ALL_TYPES = "(all types)"
 # Problems shown as a table (it wraps, so it fits any window); the rest are in the JSON report.

@@ -9,7 +9,7 @@ import streamlit as st
 
 from kemo_attention.dashboard import data
 from kemo_attention.dashboard.config import DashboardConfig
-from kemo_attention.dashboard.labels import plain_header
+from kemo_attention.dashboard.feature_names import plain_header
 from kemo_attention.dashboard.views.common import eval_or_stop
 
 

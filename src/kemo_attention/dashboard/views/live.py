@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kemo_attention.dashboard.config import DEFAULT_TZ_OFFSET, DashboardConfig
+from kemo_attention.config import DEFAULT_TZ_OFFSET
+from kemo_attention.dashboard.config import DashboardConfig
 
 STORE_HINT = (
     "Start the dashboard with `--store PATH`, the SQLite file `kemo-attention serve BUNDLE --store PATH` keeps "

@@ -10,7 +10,7 @@ import streamlit as st
 
 from kemo_attention.dashboard import cache, data
 from kemo_attention.dashboard.config import DashboardConfig
-from kemo_attention.dashboard.labels import plain_header
+from kemo_attention.dashboard.feature_names import plain_header
 from kemo_attention.dashboard.views.common import eval_or_stop, model_picker
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kemo_attention.dashboard import cache, data, tryit
+from kemo_attention.config import DECISION_THRESHOLD, decide, label_name_of, parse_tz_offset
+from kemo_attention.dashboard import cache, data, try_it_inputs
 from kemo_attention.dashboard.config import DashboardConfig
-from kemo_attention.dashboard.labels import describe_feature
+from kemo_attention.dashboard.feature_names import describe_feature
 
 FROM_RELEASE = "A prompt from the release"
 FROM_CSV = "Upload a CSV row"
@@ -60,8 +60,7 @@ def render(cfg: DashboardConfig) -> None:
 
 def _bundle_caption(bundle: Any) -> None:
     m = bundle.manifest
-    label = m.get("label") or {}
-    label_name = label.get("name", "attention") if isinstance(label, dict) else str(label)
+    label_name = label_name_of(m)
     bits = [f"model **{m.get('model', '?')}**", f"label **{label_name}**", f"features **{bundle.feature_mode}**",
             f"{len(bundle.feature_names)} features"]
     if m.get("created"):
@@ -94,12 +93,12 @@ def _row_from_release(root: Path, bundle: Any) -> tuple[pd.DataFrame | None, str
         st.warning("No participant of the release has both sensor files and scheduled prompts.")
         return None, None
     settings = _label_settings(bundle)
-    tz = data.parse_tz_offset(_feature_settings(bundle).get("tz_offset", "+09:00"))
+    tz = parse_tz_offset(bundle.feature_settings().tz_offset)
     left, right = st.columns(2)
     with left:
         pcode = st.selectbox("Participant", pcodes, key="try_pcode")
-    prompts = tryit.scheduled_prompts(esm, pcode)
-    name = str(settings.get("name", "attention"))
+    prompts = try_it_inputs.scheduled_prompts(esm, pcode)
+    name = label_name_of({"label": settings})
     times = pd.to_datetime(prompts["scheduledTime"].astype("int64"), unit="ms", utc=True).dt.tz_convert(tz)
     answers = prompts[name] if name in prompts else pd.Series([None] * len(prompts))
 
@@ -111,7 +110,7 @@ def _row_from_release(root: Path, bundle: Any) -> tuple[pd.DataFrame | None, str
     with right:
         index = st.selectbox("Prompt time", list(range(len(prompts))), format_func=fmt, key="try_prompt")
     prompt_ms = int(prompts["scheduledTime"].iloc[index])
-    past = tryit.past_labels(prompts, prompt_ms, settings)
+    past = try_it_inputs.past_labels(prompts, prompt_ms, settings)
     userinfo = _userinfo(layout, pcode)
     try:
         tables = cache.participant_tables(root, pcode)
@@ -120,18 +119,13 @@ def _row_from_release(root: Path, bundle: Any) -> tuple[pd.DataFrame | None, str
         st.error(f"Computing features for {pcode} at {times.iloc[index]:%Y-%m-%d %H:%M} failed: {exc}")
         return None, None
     value = answers.iloc[index]
-    y = tryit.label_of(value, settings, answers)
+    y = try_it_inputs.label_of(value, settings, answers)
     answer = None if y is None else f"{pcode} answered {name} {int(value):+d} at this prompt: label {y}."
     st.caption(
         f"Features from sensor data up to 1 ms before the prompt, computed now by the online path; "
         f"{len(past)} earlier answers feed the label-history features."
     )
     return row, answer
-
-
-def _feature_settings(bundle: Any) -> dict[str, Any]:
-    settings = bundle.manifest.get("feature_settings") or {}
-    return settings if isinstance(settings, dict) else {}
 
 
 def _userinfo(layout: Any, pcode: str) -> dict[str, Any] | None:
@@ -150,11 +144,9 @@ def _userinfo(layout: Any, pcode: str) -> dict[str, Any] | None:
 @st.cache_data(show_spinner="Computing features at the prompt time ...", max_entries=32)
 def _features(root: str, pcode: str, prompt_ms: int, past: tuple, userinfo_items: tuple, _tables: dict, _bundle: Any) -> pd.DataFrame:
     # _tables and _bundle are not hashed (leading underscore); root, pcode and the prompt identify the result.
-    from kemo_attention.config import FeatureSettings
-    from kemo_attention.features.extract import features_for_prompts
+    from kemo_attention.features.assemble import features_for_prompts
 
-    known = {f.name for f in fields(FeatureSettings)}
-    settings = FeatureSettings(**{k: v for k, v in _feature_settings(_bundle).items() if k in known})
+    settings = _bundle.feature_settings()
     frame = features_for_prompts(
         _tables,
         np.array([prompt_ms], dtype=np.int64),
@@ -191,7 +183,7 @@ def _row_from_csv(bundle: Any) -> pd.DataFrame | None:
     if len(frame) > 1:
         index = int(st.number_input(f"`{uploaded.name}` has {len(frame)} rows; use row", 1, len(frame), 1, key="try_row")) - 1
     try:
-        row, filled, ignored = tryit.align_feature_row(
+        row, filled, ignored = try_it_inputs.align_feature_row(
             frame.iloc[[index]], names, bundle.manifest.get("feature_kinds"), bundle.manifest.get("feature_defaults")
         )
     except ValueError as exc:
@@ -209,7 +201,7 @@ def _row_from_csv(bundle: Any) -> pd.DataFrame | None:
 # --------------------------------------------------------------------------- prediction
 def _predict(bundle: Any, row: pd.DataFrame, answer: str | None) -> None:
     settings = _label_settings(bundle)
-    name = str(settings.get("name", "attention"))
+    name = label_name_of({"label": settings})
     try:
         proba = float(np.asarray(bundle.predict_proba(row)).ravel()[0])
     except Exception as exc:
@@ -218,7 +210,7 @@ def _predict(bundle: Any, row: pd.DataFrame, answer: str | None) -> None:
     st.subheader("Prediction")
     st.metric(f"P({name} = 1)", f"{proba:.3f}")
     st.progress(min(max(proba, 0.0), 1.0))
-    st.write(f"Predicted label: **{int(proba >= 0.5)}** (threshold 0.5)" + (f". {answer}" if answer else ""))
+    st.write(f"Predicted label: **{decide(proba)}** (threshold {DECISION_THRESHOLD})" + (f". {answer}" if answer else ""))
     try:
         pushes = bundle.explain(row, top=10)
     except Exception as exc:

@@ -53,7 +53,7 @@ def demo_command(
     """
     from rich.console import Console
 
-    from kemo_attention.bundle import export_bundle
+    from kemo_attention.bundle.export import export_bundle
     from kemo_attention.demo import synth
     from kemo_attention.evaluate.runner import run_evaluation
     from kemo_attention.evaluate.terminal import print_leaderboard
@@ -93,7 +93,7 @@ def demo_command(
     # 2. check ----------------------------------------------------------------------
     start = stage("2/6 check", "what the release holds, and its dirt")
     report = check_release(release)
-    from kemo_attention.dataset import atomic_write
+    from kemo_attention.files import atomic_write
 
     atomic_write(work / "check.json", lambda f: f.write(json.dumps(report.to_dict(), indent=1, default=str).encode()))
     console.print(

@@ -12,19 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kemo_attention.bundle import (
+from kemo_attention.bundle.export import export_bundle, save_bundle
+from kemo_attention.bundle.runtime import (
     MANIFEST_KEYS,
     SKOPS_TRUSTED_TYPES,
     BundleError,
-    export_bundle,
     installed_versions,
     load_bundle,
     manifest_path_for,
-    save_bundle,
 )
 from kemo_attention.models.zoo import MODEL_NAMES, fit_pipeline, make_pipeline
 
-from serve_support import make_dataset
+from synthetic_features import make_dataset
 
 
 def _manifest(path):
@@ -40,7 +39,8 @@ def test_export_writes_model_and_manifest(bundle_path, dataset):
     assert m["model"] == "logreg" and m["format"] == "pickle"
     assert m["feature_names"] == list(dataset.X.columns)
     assert m["feature_mode"] == "causal"
-    assert m["feature_settings"]["mode"] == "causal" and m["feature_settings"]["tz_offset"] == "+09:00"
+    # the feature mode is recorded once (issue 10): "feature_mode", not again in feature_settings
+    assert m["feature_mode"] == "causal" and "mode" not in m["feature_settings"] and m["feature_settings"]["tz_offset"] == "+09:00"
     assert m["label"]["name"] == "attention"
     assert m["cv_scores"] is None
     assert m["pkl_sha256"] == hashlib.sha256(bundle_path.read_bytes()).hexdigest()
@@ -285,3 +285,14 @@ def test_the_bytes_hashed_are_the_bytes_loaded(bundle_path):
     finally:
         _OPENED = None
     assert len(opened) == 1, opened
+
+
+def test_raw_features_come_from_the_extraction_metadata(tmp_path, kinds, small_kinds, bundle_path):
+    # the full layout with extraction's layout hash: servable from raw records
+    assert _manifest(bundle_path)["raw_features"] is True
+    # other columns (no hash recorded): not servable from raw records
+    assert _manifest(export_bundle(make_dataset(small_kinds, n=120), "dummy", tmp_path / "small"))["raw_features"] is False
+    # the layout's columns, but a hash claiming another layout (e.g. columns reordered after extraction)
+    ds = make_dataset(kinds, n=120)
+    ds.meta["feature_layout_hash"] = "0" * 16
+    assert _manifest(export_bundle(ds, "dummy", tmp_path / "other"))["raw_features"] is False

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kemo_attention.config import label_name_of
+
 _TRUE = {"true", "1", "1.0", "yes", "y", "t"}
 _FALSE = {"false", "0", "0.0", "no", "n", "f"}
 
@@ -30,7 +32,8 @@ def align_feature_row(
         raise ValueError(f"expected one row of features, got {len(row)}")
     kinds = kinds or {}
     defaults = defaults or {}
-    given = {str(c): row.iloc[0][c] for c in row.columns}
+    # one row -> dict once: ``row.iloc[0]`` per column rebuilt a 3,356-value Series each time (~11 s)
+    given = {str(c): v for c, v in row.iloc[0].items()}
     values: dict[str, Any] = {}
     filled: list[str] = []
     for name in feature_names:
@@ -48,7 +51,8 @@ def align_feature_row(
         pd.DataFrame(np.array([[values[n] for n in flags]], dtype=bool).reshape(1, -1), columns=flags),
     ]
     frame = pd.concat(blocks, axis=1)[feature_names]
-    ignored = [c for c in given if c not in set(feature_names)]
+    known = set(feature_names)
+    ignored = [c for c in given if c not in known]
     return frame, filled, ignored
 
 
@@ -100,7 +104,7 @@ def label_of(value: float, settings: dict[str, Any], person_values: pd.Series) -
 def past_labels(prompts: pd.DataFrame, prompt_ms: int, settings: dict[str, Any]) -> list[tuple[int, int]]:
     """(prompt time, label) of this person's scheduled answers before ``prompt_ms``: what the
     label-history features may know at that moment."""
-    name = str(settings.get("name", "attention"))
+    name = label_name_of({"label": settings})
     earlier = prompts[prompts["scheduledTime"] < prompt_ms]
     out = []
     for t, v in zip(earlier["scheduledTime"], earlier[name]):

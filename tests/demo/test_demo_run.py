@@ -28,7 +28,7 @@ def test_demo_runs_every_stage_and_leaves_what_the_dashboard_needs(tmp_path):
 
     bundles = list((work / "models").glob("attention-*.pkl"))
     assert [b.name for b in bundles] == ["attention-logreg.pkl"]  # the best non-dummy model
-    from kemo_attention.bundle import load_bundle
+    from kemo_attention.bundle.runtime import load_bundle
 
     bundle = load_bundle(bundles[0])
     assert len(bundle.feature_names) == 3356 and bundle.feature_mode == "causal"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kemo_attention.dashboard.labels import (
+from kemo_attention.dashboard.feature_names import (
     CATEGORICAL_STREAMS,
     STREAM_LABELS,
     UNPARSED_GROUP,
@@ -69,7 +69,7 @@ def test_stream_dictionary_matches_the_52_streams_of_the_feature_code():
 
 
 def test_every_extracted_feature_name_parses_into_known_words():
-    from kemo_attention.features.extract import feature_columns
+    from kemo_attention.features.layout import feature_columns
 
     for name in feature_columns(coverage=True):
         parsed = parse_feature_name(name)
