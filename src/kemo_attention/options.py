@@ -11,12 +11,10 @@ Nothing heavy is imported here: ``kemo-attention --help`` must stay fast.
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from kemo_attention.config import DEFAULT_TZ_OFFSET  # light: the standard library and errors only
 
 
 class Backend(str, enum.Enum):

@@ -4,8 +4,6 @@ process on 127.0.0.1 with a real SQLite store."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
 
-from live_server import CLI, Server, run_cli  # noqa: E402,F401
+from live_server import Server, run_cli  # noqa: E402
 
 @pytest.fixture(scope="session")
 def release(tmp_path_factory) -> Path:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from kemo_attention.config import DECISION_THRESHOLD, decide, label_name_of, parse_tz_offset
-from kemo_attention.dashboard import cache, data, try_it_inputs
+from kemo_attention.dashboard import cache, try_it_inputs
 from kemo_attention.dashboard.config import DashboardConfig
 from kemo_attention.dashboard.feature_names import describe_feature
 
