@@ -84,7 +84,7 @@ for name, stream in streams.items():
     window.stream_features(stream, t, mode="causal", present=len(stream.times) > 0)
     per_stream[name] = time.perf_counter() - s
 t3 = time.perf_counter()
-num, flags = feature_blocks(streams, labels.prompt_ms, userinfo=None, past_labels=labels.past_labels)
+num, flags = feature_blocks(streams, labels.prompt_ms, userinfo=None, past_labels=list(zip(labels.prompt_ms.tolist(), labels.y.tolist(), labels.response_ms.tolist())))
 X = blocks_to_frame(num, flags)
 t4 = time.perf_counter()
 print(json.dumps({"raw_rows": rows, "prompts": int(len(t)), "read_s": t1 - t0, "streams_s": t2 - t1,

@@ -121,6 +121,24 @@ def test_label_history_counts_only_earlier_labels_within_the_window():
     assert [v.tolist() for v in empty.values()] == [[0.0], [0.0], [0.0]]
 
 
+def test_causal_label_history_counts_an_answer_only_once_it_was_given():
+    """An earlier prompt answered after T is not yet known at T: with response times
+    (causal extraction) it is left out; by prompt time alone (the reference) it counts."""
+    T = WED + 20 * H
+    answered_in_time = (T - 2 * H, 1, T - 2 * H + 60_000)
+    answered_late = (T - H, 0, T + 5 * 60_000)  # prompted an hour before T, answered 5 min after T
+    answered_at_t = (T - 30 * 60_000, 0, T - 1)  # given at t = T - 1 ms exactly: known
+    t = sample_times(np.array([T]))
+    causal = label_history(t, [answered_in_time, answered_late, answered_at_t])
+    reference = label_history(t, [item[:2] for item in (answered_in_time, answered_late, answered_at_t)])
+    assert causal["ESM#LIK#H06"].tolist() == [0.5]  # {1, 0}: the late answer is not there yet
+    assert reference["ESM#LIK#H06"].tolist() == [pytest.approx(1 / 3)]  # {1, 0, 0}
+    # Long after every answer came, both readings agree.
+    later = sample_times(np.array([T + 2 * H]))
+    both = [item for item in (answered_in_time, answered_late, answered_at_t)]
+    assert label_history(later, both)["ESM#LIK#H06"].tolist() == label_history(later, [i[:2] for i in both])["ESM#LIK#H06"].tolist()
+
+
 def test_prompt_at_noon_is_morning_and_at_midnight_is_the_night_before():
     noon, midnight = WED + 12 * H, WED + 24 * H  # Wed 12:00:00.000, Thu 00:00:00.000
     f = time_of_prompt(sample_times(np.array([noon, midnight])), "+09:00")

@@ -103,9 +103,12 @@ def label_of(value: float, settings: dict[str, Any], person_values: pd.Series) -
 
 def past_labels(prompts: pd.DataFrame, prompt_ms: int, settings: dict[str, Any]) -> list[tuple[int, int]]:
     """(prompt time, label) of this person's scheduled answers before ``prompt_ms``: what the
-    label-history features may know at that moment."""
+    label-history features may know at that moment (answered by then, as causal extraction
+    counts them; only causal bundles compute features from raw data)."""
     name = label_name_of({"label": settings})
     earlier = prompts[prompts["scheduledTime"] < prompt_ms]
+    if "responseTime" in earlier.columns:
+        earlier = earlier[earlier["responseTime"].isna() | (earlier["responseTime"] < prompt_ms)]
     out = []
     for t, v in zip(earlier["scheduledTime"], earlier[name]):
         y = label_of(v, settings, prompts[name])

@@ -91,6 +91,7 @@ def cache_key(
     userinfo: dict[str, Any] | None,
     features: dict[str, Any],
     layout_hash: str,
+    response_ms: np.ndarray | None = None,
 ) -> str:
     digest = hashlib.sha256()
     payload = {
@@ -105,6 +106,8 @@ def cache_key(
     digest.update(json.dumps(payload, sort_keys=True, default=str).encode())
     digest.update(np.ascontiguousarray(prompt_ms, dtype=np.int64).tobytes())
     digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    if response_ms is not None:  # causal label history depends on when each answer came
+        digest.update(np.ascontiguousarray(response_ms, dtype=np.int64).tobytes())
     return digest.hexdigest()
 
 

@@ -41,13 +41,10 @@ class ParticipantLabels:
     prompt_ms: np.ndarray  # int64, the anchor T of each sample
     value: np.ndarray  # the raw self-report value (float64)
     y: np.ndarray  # int64 0/1
+    response_ms: np.ndarray | None = None  # int64, when each answer was given (known from then on)
 
     def __len__(self) -> int:
         return int(self.prompt_ms.shape[0])
-
-    @property
-    def past_labels(self) -> list[tuple[int, int]]:
-        return list(zip(self.prompt_ms.tolist(), self.y.tolist()))
 
 
 @dataclass
@@ -103,18 +100,45 @@ def make_labels(esm: pl.DataFrame, settings: LabelSettings = LabelSettings()) ->
             prompt_ms=part.get_column("prompt_ms").to_numpy().astype(np.int64),
             value=value,
             y=(value > cut).astype(np.int64),
+            response_ms=part.get_column("responseTime").fill_null(part.get_column("prompt_ms")).to_numpy().astype(np.int64),
         )
     used = int(sum(len(p) for p in kept.values()))
     return LabelSet(dict(sorted(kept.items())), skipped, total, used)
 
 
-def label_history(t_ms: np.ndarray, past_labels: list[tuple[int, int]] | None) -> dict[str, np.ndarray]:
+def label_history(t_ms: np.ndarray, past_labels: list[tuple[int, ...]] | None) -> dict[str, np.ndarray]:
     """``ESM#LIK#H06/H12/H24``: among the labels with prompt time in [t - W, t], the share
-    equal to 1 (0 when there is none). Since t = T - 1 ms, only earlier prompts count."""
+    equal to 1 (0 when there is none). Since t = T - 1 ms, only earlier prompts count.
+
+    ``past_labels`` holds ``(prompt_ms, y)`` pairs, or ``(prompt_ms, y, known_ms)`` triples:
+    with a third item a label counts at t only once it was known (``known_ms <= t``, its
+    response time). Causal extraction passes triples: an earlier prompt answered after T is
+    not yet an answer at T. The reference (and its spec) counts by prompt time alone."""
     t = np.asarray(t_ms, dtype=np.int64)
     out = {name: np.zeros(t.shape[0], dtype=np.float64) for name in LIK_NAMES}
     if not past_labels:
         return out
+    width_of_item = len(past_labels[0])
+    arr = np.asarray(past_labels, dtype=np.int64).reshape(-1, width_of_item)
+    order = np.argsort(arr[:, 0], kind="stable")
+    times, ones = arr[order, 0], (arr[order, 1] == 1).astype(np.int64)
+    if width_of_item == 3:
+        # A few hundred answers and prompts per person: the whole (prompt x answer) table is small.
+        known = arr[order, 2][None, :] <= t[:, None]
+        for (_, width), name in zip(LIK_WINDOWS, LIK_NAMES):
+            inside = known & (times[None, :] >= t[:, None] - width) & (times[None, :] <= t[:, None])
+            n = inside.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name] = np.where(n > 0, (inside * ones[None, :]).sum(axis=1) / np.maximum(n, 1), 0.0)
+        return out
+    cum = np.concatenate([[0], np.cumsum(ones)])
+    hi = np.searchsorted(times, t, side="right")
+    for (_, width), name in zip(LIK_WINDOWS, LIK_NAMES):
+        lo = np.searchsorted(times, t - width, side="left")
+        n = hi - lo
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = np.where(n > 0, (cum[hi] - cum[lo]) / np.maximum(n, 1), 0.0)
+    return out
     arr = np.asarray(past_labels, dtype=np.int64).reshape(-1, 2)
     order = np.argsort(arr[:, 0], kind="stable")
     times, ones = arr[order, 0], (arr[order, 1] == 1).astype(np.int64)

@@ -28,6 +28,7 @@ class ParticipantTask:
     pcode: str
     prompt_ms: tuple[int, ...]
     y: tuple[int, ...]
+    response_ms: tuple[int, ...]  # when each answer was given: causal label history counts it from then
     userinfo: dict | None
     features: dict[str, Any]
     cache_dir: str | None
@@ -49,7 +50,10 @@ def run_participant(task: ParticipantTask) -> ParticipantResult:
     t2 = time.perf_counter()
     prompt = np.asarray(task.prompt_ms, dtype=np.int64)
     y = np.asarray(task.y, dtype=np.int64)
-    past = list(zip(task.prompt_ms, task.y))
+    if settings.mode == "causal":  # an answer is history only once given
+        past = list(zip(task.prompt_ms, task.y, task.response_ms))
+    else:  # the reference counts every earlier prompt, answered by then or not
+        past = list(zip(task.prompt_ms, task.y))
     numeric, flags = feature_blocks(streams, prompt, userinfo=task.userinfo, past_labels=past, settings=settings)
     t3 = time.perf_counter()
     result = ParticipantResult(
