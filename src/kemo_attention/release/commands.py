@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from kemo_attention.config import DEFAULT_TZ_OFFSET
 from kemo_attention.options import (
     DEFAULT_BACKEND,
-    DEFAULT_TZ_OFFSET,
     BackendOption,
     QuietOption,
     RayAddressOption,
