@@ -257,3 +257,29 @@ def test_one_worker_runs_in_this_process_and_the_default_uses_processes():
     assert make_executor(Backend.processes, None).backend == "processes"
     assert make_executor(Backend.serial, 4).backend == "serial"
     assert make_executor(Backend.processes, 2, quiet=True).progress is False
+
+
+# --------------------------------------------- mistakes a new user made (fresh-clone trial)
+def test_an_evaluate_seed_outside_numpys_range_is_a_usage_error(tmp_path):
+    for seed in ("-1", str(2**32)):
+        assert_usage_error(run("evaluate", tmp_path / "attention.pkl", "--seed", seed), "evaluate", "--seed")
+
+
+def _one_line_error(res: subprocess.CompletedProcess, *expected: str) -> None:
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    for text in expected:
+        assert text in lines[0], res.stderr
+
+
+def test_serve_refuses_a_body_limit_that_is_not_a_finite_positive_number(tmp_path):
+    bundle = tmp_path / "attention-lgbm.pkl"  # never read: the limit is checked first
+    for value in ("nan", "inf", "0"):
+        _one_line_error(run("serve", bundle, "--max-body-mb", value), "--max-body-mb", value)
+
+
+def test_serve_refuses_a_host_it_cannot_listen_on_before_starting(tmp_path):
+    _one_line_error(run("serve", tmp_path / "attention-lgbm.pkl", "--host", "0.0.0.0.0"), "--host", "0.0.0.0.0")
+

@@ -141,11 +141,23 @@ def run(args: list[str]) -> int:
             raise
         typer.secho(f"error: {err}", err=True, fg="red")
         return err.exit_code
+    except BrokenPipeError:  # `kemo-attention extract --help | head`: the reader left; nothing to say
+        _silence_stdout()
+        return 0
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as err:
         if debug:
             raise
         typer.secho(f"error: {err}", err=True, fg="red")
         return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,7 +27,7 @@ def evaluate(
     backend: BackendOption = DEFAULT_BACKEND,
     workers: WorkersOption = None,
     ray_address: RayAddressOption = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the folds and every model.")] = 42,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the folds and every model.")] = 42,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", show_default="eval/<label>", help="Output folder.")] = None,
     quiet: QuietOption = False,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -47,8 +48,9 @@ def serve(
     from kemo_attention.errors import KemoError
     from kemo_attention.serve.app import create_app
 
-    if max_body_mb <= 0:
-        raise KemoError(f"--max-body-mb must be positive; got {max_body_mb}")
+    if not math.isfinite(max_body_mb) or max_body_mb <= 0:
+        raise KemoError(f"--max-body-mb must be a positive number of MB; got {max_body_mb}")
+    _check_host(host)
     if not token and not _is_loopback(host):
         raise KemoError(f"--host {host} exposes the participants' data to the network: set --token (or KEMO_API_TOKEN) "
                         "so that only clients holding it can read and write, or listen on 127.0.0.1")
@@ -81,6 +83,19 @@ def serve(
     del loaded  # each worker loads (and re-checks) its own copy
     uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,
                 host=host, port=port, log_level="info")
+
+
+def _check_host(host: str) -> None:
+    """Refuse an address this machine cannot listen on before anything starts."""
+    import socket
+
+    from kemo_attention.errors import KemoError
+
+    try:
+        socket.getaddrinfo(host.strip("[]"), None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise KemoError(f"--host {host!r}: not an address or name this machine can resolve "
+                        "(e.g. 127.0.0.1, ::1, localhost, 0.0.0.0)") from None
 
 
 def _is_loopback(host: str) -> bool:
