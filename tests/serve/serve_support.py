@@ -65,11 +65,16 @@ class ServedByCli:
     def __enter__(self) -> "ServedByCli":
         import subprocess
 
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        import tempfile
+
+        # The server's log goes to a file, not a pipe: a pipe nobody reads fills up (64 KiB of
+        # access-log lines) and then blocks the server in the middle of a request.
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True,
                                      env=self.env, start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
-            assert self.proc.poll() is None, self.proc.stderr.read()
+            assert self.proc.poll() is None, self._read_log()
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return self
@@ -89,4 +94,10 @@ class ServedByCli:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
-        self.stderr = self.proc.stderr.read()
+        self.stderr = self._read_log()
+        self.log.close()
+
+    def _read_log(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
