@@ -85,7 +85,7 @@ def test_live_page_says_when_a_file_is_not_a_store(make_app, monkeypatch, tmp_pa
 def test_dashboard_store_option_refuses_a_missing_file_in_one_line(tmp_path):
     import subprocess
 
-    proc = subprocess.run([CLI, "dashboard", "--store", str(tmp_path / "none.sqlite"), "--port", "0"],
+    proc = subprocess.run([CLI, "dashboard", "--store", str(tmp_path / "none.sqlite"), "--port", "8599"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"--store {tmp_path / 'none.sqlite'}: no such file" in proc.stderr

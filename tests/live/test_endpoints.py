@@ -41,7 +41,7 @@ def test_records_are_stored_and_retries_are_duplicates(client):
     [
         ({"HR": [{"timestamp": T0, "bpm": 70}, {"timestamp": T0 + 1000, "bpm": "fast"}]}, ["HR", "record 1", "bpm"]),
         ({"Heart": [{"timestamp": T0, "bpm": 70}]}, ["unknown data type", "Heart"]),
-        ({"HR": [{"timestamp": 1_557_278_760, "bpm": 70}]}, ["HR", "record 0", "timestamp", "seconds instead of ms"]),
+        ({"HR": [{"timestamp": 1_557_278_760, "bpm": 70}]}, ["HR", "record 0", "timestamp", "epoch seconds"]),
         ({"HR": [{"timestamp": "soon", "bpm": 70}]}, ["HR", "record 0", "timestamp"]),
         ({"HR": [{"timestamp": 4_000_000_000_000, "bpm": 70}]}, ["HR", "record 0", "ahead of the server"]),
     ],

@@ -15,7 +15,13 @@ times = st.integers(min_value=T0, max_value=T0 + 8 * 3_600_000)
 hr_row = st.fixed_dictionaries({"timestamp": times, "bpm": st.one_of(st.none(), st.floats(20, 250), st.integers(20, 250))})
 acc_row = st.fixed_dictionaries({"timestamp": times, "x": st.floats(-8, 8), "y": st.floats(-8, 8), "z": st.floats(-8, 8)})
 screen_row = st.fixed_dictionaries({"timestamp": times, "type": st.sampled_from(["ON", "OFF", "UNLOCK", "weird"])})
-call_row = st.fixed_dictionaries({"timestamp": times, "duration": st.integers(0, 7_200_000), "type": st.just("OUTGOING")})
+# every column of the type (a record without one is refused: /predict/raw's rule too); null where unknown
+call_row = st.fixed_dictionaries({
+    "timestamp": times, "number": st.one_of(st.none(), st.sampled_from(["010-1234", "anon"])),
+    "contact": st.one_of(st.none(), st.just("friend")), "timesContacted": st.one_of(st.none(), st.integers(0, 50)),
+    "isPinned": st.one_of(st.none(), st.booleans()), "isStarred": st.one_of(st.none(), st.booleans()),
+    "duration": st.integers(0, 7_200_000),
+})
 valid_batch = st.fixed_dictionaries({}, optional={
     "HR": st.lists(hr_row, max_size=30), "Acceleration": st.lists(acc_row, max_size=30),
     "ScreenEvent": st.lists(screen_row, max_size=10), "CallEvent": st.lists(call_row, max_size=5),
