@@ -13,7 +13,8 @@ import pytest
 from app_reading import chart_data, texts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))
-from replay_support import CLI, ServeProcess, tiny_release  # noqa: E402
+from live_server import CLI, Server  # noqa: E402
+from replay_support import tiny_release  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ def live_store(tmp_path_factory, bundle_path):
     root = tmp_path_factory.mktemp("live-page")
     release = tiny_release(root / "release", participants=2, days=0.25, prompts_per_day=24, seed=11)
     store = root / "kemo-live.sqlite"
-    with ServeProcess(bundle_path, store) as server:
+    with Server(bundle_path, store) as server:
         proc = subprocess.run([CLI, "replay", str(release), "--url", server.url, "--out", str(root / "replay.csv"), "--quiet",
                                "--batch-seconds", "900"],
                               capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -14,7 +14,8 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from replay_support import CLI, ServeProcess, tiny_release
+from live_server import CLI, Server
+from replay_support import tiny_release
 
 pytestmark = pytest.mark.slow
 
@@ -59,9 +60,9 @@ def _offline(dataset, bundle_path) -> dict[tuple[str, int], float]:
 def test_replay_predicts_every_prompt_as_offline_extraction_does(trained, tmp_path):
     store = tmp_path / "live.sqlite"
     out = tmp_path / "replay.csv"
-    with ServeProcess(trained["bundle"], store) as server:
+    with Server(trained["bundle"], store) as server:
         proc = _replay(trained["release"], server.url, out, "--compare", str(trained["features"]), "--bundle", str(trained["bundle"]))
-        assert proc.returncode == 0, proc.stderr[-3000:] + server.log[-2000:]
+        assert proc.returncode == 0, proc.stderr[-3000:] + server.read_log()[-2000:]
         listed = httpx.get(server.url + "/participants", timeout=30).json()["participants"]
     got = pd.read_csv(out)
     assert list(got.columns[:2]) == ["pcode", "prompt_time"]
@@ -99,7 +100,7 @@ def _n(cell: str) -> int:
 
 def test_a_second_replay_is_all_duplicates_and_changes_nothing(trained, short_release, tmp_path):
     store = tmp_path / "live.sqlite"
-    with ServeProcess(trained["bundle"], store) as server:
+    with Server(trained["bundle"], store) as server:
         first = _replay(short_release, server.url, tmp_path / "a.csv")
         assert first.returncode == 0, first.stderr[-3000:]
         before = httpx.get(server.url + "/participants/P01", timeout=30).json()
@@ -127,20 +128,20 @@ def test_a_second_replay_is_all_duplicates_and_changes_nothing(trained, short_re
 
 def test_a_server_killed_mid_replay_resumes_and_gives_the_same_predictions(trained, short_release, tmp_path):
     reference = tmp_path / "reference.csv"
-    with ServeProcess(trained["bundle"], tmp_path / "ref.sqlite") as server:
+    with Server(trained["bundle"], tmp_path / "ref.sqlite") as server:
         assert _replay(short_release, server.url, reference).returncode == 0
         ref_summary = httpx.get(server.url + "/participants/P01", timeout=30).json()
 
     store = tmp_path / "crash.sqlite"
     out = tmp_path / "crash.csv"
-    server = ServeProcess(trained["bundle"], store).start()
+    server = Server(trained["bundle"], store).start()
     try:
         # 0.2 days of data at 1,500x real time: about 12 s of replay; the server dies at ~4 s.
         cmd = [CLI, "replay", str(short_release), "--url", server.url, "--out", str(out), "--quiet", "--speed", "1500", "--retries", "12"]
         replay = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(4)
         assert replay.poll() is None, "the replay finished before the crash; slow it down"
-        server.kill()  # kill -9, mid-replay
+        server.kill9()  # kill -9, mid-replay
         time.sleep(1)
         server.start()  # same store, same port
         stdout, stderr = replay.communicate(timeout=300)
@@ -156,7 +157,7 @@ def test_a_server_killed_mid_replay_resumes_and_gives_the_same_predictions(train
 
 
 def test_a_token_server_refuses_a_replay_without_it_in_one_line(trained, short_release, tmp_path):
-    with ServeProcess(trained["bundle"], tmp_path / "t.sqlite", "--token", "s3cret") as server:
+    with Server(trained["bundle"], tmp_path / "t.sqlite", "--token", "s3cret") as server:
         bad = _replay(short_release, server.url, tmp_path / "x.csv")
         good = _replay(short_release, server.url, tmp_path / "y.csv", "--token", "s3cret")
     assert bad.returncode == 2 and "401" in bad.stderr and "--token" in bad.stderr and "Traceback" not in bad.stderr
@@ -165,7 +166,7 @@ def test_a_token_server_refuses_a_replay_without_it_in_one_line(trained, short_r
 
 def test_a_batch_over_the_body_limit_is_sent_in_halves(trained, short_release, tmp_path):
     # 0.05 MB body limit, one batch for the whole 5 hours (~400 kB of JSON): the client halves it until it fits
-    with ServeProcess(trained["bundle"], tmp_path / "small.sqlite", "--max-body-mb", "0.05") as server:
+    with Server(trained["bundle"], tmp_path / "small.sqlite", "--max-body-mb", "0.05") as server:
         proc = _replay(short_release, server.url, tmp_path / "s.csv", batch="86400")
         assert proc.returncode == 0, proc.stderr[-3000:]
     row = _table_row(proc.stderr)

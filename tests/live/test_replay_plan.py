@@ -13,7 +13,9 @@ import polars as pl
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from replay_support import CLI, ThreadServer, free_port, tiny_release
+from live_server import CLI
+from replay_support import tiny_release
+from serve_support import LiveServer, free_port
 
 from kemo_attention.live import replay as rp
 from kemo_attention.release.layout import find_release
@@ -129,7 +131,7 @@ def _stub(fail_first: int, status: int, detail: str = "boom"):
 
 def test_a_batch_failing_with_5xx_is_sent_again_until_it_is_stored():
     app, calls = _stub(fail_first=2, status=503)
-    with ThreadServer(app) as server, rp.LiveClient(server.url, "secret", sleep=lambda s: None) as client:
+    with LiveServer(app, health=False) as server, rp.LiveClient(server.url, "secret", sleep=lambda s: None) as client:
         reply = client.post_records("P01", b'{"records": {"HR": [{"timestamp": 1557278760000, "bpm": 71}]}}', what="P01")
         assert reply["stored"] == {"HR": 1}
         assert calls["n"] == 3 and client.retried == 2
@@ -139,7 +141,7 @@ def test_a_batch_failing_with_5xx_is_sent_again_until_it_is_stored():
 @pytest.mark.parametrize(("status", "needle"), [(422, "refused it (422): records.HR: row 3, column 'bpm'"), (401, "--token")])
 def test_4xx_stops_at_once_with_the_servers_detail(status, needle):
     app, calls = _stub(fail_first=99, status=status, detail="records.HR: row 3, column 'bpm': expected a number")
-    with ThreadServer(app) as server, rp.LiveClient(server.url, sleep=lambda s: None) as client:
+    with LiveServer(app, health=False) as server, rp.LiveClient(server.url, sleep=lambda s: None) as client:
         with pytest.raises(rp.ReplayError) as err:
             client.post_records("P01", b'{"records": {}}', what="P01")
     assert needle in str(err.value) and calls["n"] == 1
@@ -209,7 +211,7 @@ def test_speed_n_paces_the_data_clock_at_n_times_real_time(plan):
     app, seen = _full_stub()
     steps = rp.schedule(plan, 15 * 60_000)
     speed = (steps[-1][1] - steps[0][1]) / 1000 / 3.0  # the whole span in about 3 s
-    with ThreadServer(app) as server, rp.LiveClient(server.url) as client:
+    with LiveServer(app, health=False) as server, rp.LiveClient(server.url) as client:
         began = time.perf_counter()
         out = rp.replay_participant(client, plan, batch_ms=15 * 60_000, speed=speed)
         took = time.perf_counter() - began

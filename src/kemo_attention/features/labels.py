@@ -125,19 +125,21 @@ def label_history(t_ms: np.ndarray, past_labels: list[tuple[int, ...]] | None) -
     if width_of_item == 3:
         # A few hundred answers and prompts per person: the whole (prompt x answer) table is small.
         known = arr[order, 2][None, :] <= t[:, None]
-        for (_, width), name in zip(LIK_WINDOWS, LIK_NAMES):
+
+        def counts(width: int) -> tuple[np.ndarray, np.ndarray]:
             inside = known & (times[None, :] >= t[:, None] - width) & (times[None, :] <= t[:, None])
-            n = inside.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[name] = np.where(n > 0, (inside * ones[None, :]).sum(axis=1) / np.maximum(n, 1), 0.0)
-        return out
-    cum = np.concatenate([[0], np.cumsum(ones)])
-    hi = np.searchsorted(times, t, side="right")
+            return inside.sum(axis=1), (inside * ones[None, :]).sum(axis=1)
+    else:
+        cum = np.concatenate([[0], np.cumsum(ones)])
+        hi = np.searchsorted(times, t, side="right")
+
+        def counts(width: int) -> tuple[np.ndarray, np.ndarray]:
+            lo = np.searchsorted(times, t - width, side="left")
+            return hi - lo, cum[hi] - cum[lo]
     for (_, width), name in zip(LIK_WINDOWS, LIK_NAMES):
-        lo = np.searchsorted(times, t - width, side="left")
-        n = hi - lo
+        n, n_ones = counts(width)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[name] = np.where(n > 0, (cum[hi] - cum[lo]) / np.maximum(n, 1), 0.0)
+            out[name] = np.where(n > 0, n_ones / np.maximum(n, 1), 0.0)
     return out
     arr = np.asarray(past_labels, dtype=np.int64).reshape(-1, 2)
     order = np.argsort(arr[:, 0], kind="stable")
