@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,11 +38,14 @@ class Server:
         self.env = {**base, "PYTHONWARNINGS": "ignore", **(env or {})}
 
     def start(self) -> "Server":
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # The server's output goes to a file: a pipe nobody reads fills after some hundred
+        # request log lines and then blocks the server mid-test.
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True,
                                      env=self.env, start_new_session=True)
         deadline = time.monotonic() + 90
         while True:
-            assert self.proc.poll() is None, self.proc.stderr.read()
+            assert self.proc.poll() is None, self.output()
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return self
@@ -49,6 +53,10 @@ class Server:
                 pass
             assert time.monotonic() < deadline, "server did not come up"
             time.sleep(0.2)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
 
     def kill9(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
