@@ -270,7 +270,10 @@ class WriteTx(_Tx):
         where = "pcode = ? AND type = ? AND carry = 0 AND bucket = ?"
         args = (self.pcode, type_name, bucket)
         frames = [blob_to_frame(b) for (b,) in self.con.execute(f"SELECT blob FROM chunks WHERE {where} ORDER BY id", args)]
-        merged = pl.concat(frames, how="vertical").sort(TIMESTAMP, maintain_order=True)
+        merged = pl.concat(frames, how="vertical")
+        times = merged.get_column(TIMESTAMP).to_numpy()
+        if bool((times[1:] < times[:-1]).any()):  # chunks that overlap in time (late data)
+            merged = merged.sort(TIMESTAMP, maintain_order=True)
         self.con.execute(f"DELETE FROM chunks WHERE {where}", args)
         self._insert(type_name, bucket, merged, carry=False)
 
