@@ -5,7 +5,7 @@ from polars.testing import assert_frame_equal
 from release_writer import T0, header_of, valid_rows, write_csv
 
 from kemo_attention.errors import DataError
-from kemo_attention.release.read import empty_frame, frame_from_records, read_table
+from kemo_attention.release.read import _typed_records_frame, empty_frame, frame_from_records, read_table
 from kemo_attention.release.schema import DATA_TYPES
 
 
@@ -77,3 +77,38 @@ def test_required_columns_name_the_record_and_the_column():
     del full["category"]
     with pytest.raises(DataError, match=r"record 0 .*no 'category' key"):
         frame_from_records(app, [full], require_columns=True)
+
+
+@pytest.mark.parametrize("name", sorted(DATA_TYPES))
+def test_canonical_typed_records_give_the_frame_a_file_gives(tmp_path, name):
+    """The usual API batch (canonical keys, values already typed) takes a direct route;
+    it must still equal the file's frame: order by time (stable), nulls, duplicates kept."""
+    dt = DATA_TYPES[name]
+    rows = valid_rows(dt, [T0 + 3000, T0 + 1000, T0 + 1000, T0 + 2000, T0 + 500], seed=5)
+    rows[-1] = [rows[-1][0]] + [""] * len(dt.columns)  # an all-empty row of values
+    header = ["timestamp", *dt.column_names]
+    from_file, _ = read_table(write_csv(tmp_path / dt.file_name, header, rows), dt)
+    records = [dict(zip(header, r)) for r in from_file.rows()][::-1]  # python values, reversed
+    expected = from_file.reverse().sort("timestamp", maintain_order=True)
+    assert _typed_records_frame(dt, records) is not None  # the direct route was taken
+    assert_frame_equal(frame_from_records(dt, records, require_columns=True), expected)
+    # the same records with an ignored extra key go the general (text) route: same frame
+    assert_frame_equal(frame_from_records(dt, [{**r, "note": 1} for r in records]), expected)
+
+
+def test_typed_route_leaves_odd_values_to_the_parser():
+    hr = DATA_TYPES["HR"]
+    # ints and NaN in a float column, out of order: as parsed from text
+    frame = frame_from_records(hr, [{"timestamp": T0 + 2, "bpm": 61}, {"timestamp": T0 + 1, "bpm": float("nan")}])
+    assert frame["timestamp"].to_list() == [T0 + 1, T0 + 2]
+    assert np.isnan(frame["bpm"][0]) and frame["bpm"][1] == 61.0
+    # a boolean is not a number (True would pass as 1 if polars typed it directly)
+    with pytest.raises(DataError, match=r"column 'bpm': record 1 \(0-based index\): expected a number, got 'true'"):
+        frame_from_records(hr, [{"timestamp": T0, "bpm": 60.0}, {"timestamp": T0 + 1, "bpm": True}])
+    with pytest.raises(DataError, match=r"column 'timestamp'"):
+        frame_from_records(hr, [{"timestamp": T0, "bpm": 60.0}, {"timestamp": True, "bpm": 61.0}])
+    # a timestamp in seconds is refused with the row named
+    with pytest.raises(DataError, match=r"record 1 \(0-based index\)"):
+        frame_from_records(hr, [{"timestamp": T0, "bpm": 60.0}, {"timestamp": T0 // 1000, "bpm": 61.0}])
+    con = DATA_TYPES["Connectivity"]  # a number where text is expected becomes its text
+    assert frame_from_records(con, [{"timestamp": T0, "isConnected": True, "type": 5}])["type"].to_list() == ["5"]

@@ -100,7 +100,12 @@ class ServedByCli:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:  # gone meanwhile (a kill9 from another thread reaped it)
+                self.proc.wait(timeout=10)
+                self.stderr = self.read_log()
+                return
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -86,7 +86,7 @@ class LiveService:
             cutoff = meta["cutoff_ms"]
             latest = meta["latest_ms"]
             for name, frame in given.items():
-                if cutoff is not None:
+                if cutoff is not None and frame.height and int(frame.get_column(TIMESTAMP).min()) < cutoff:
                     old = frame.filter(pl.col(TIMESTAMP) < cutoff)
                     frame = frame.filter(pl.col(TIMESTAMP) >= cutoff)
                     if old.height:

@@ -24,10 +24,12 @@ import json
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import polars as pl
 
 from kemo_attention.errors import KemoError
@@ -101,11 +103,49 @@ def bucket_of(ms: int) -> int:
     return int(ms) // HOUR_MS
 
 
+class ChunkCache:
+    """Decoded chunks by chunk id, least recently used first out, up to ``max_bytes``.
+
+    Safe because a committed chunk never changes: chunks are inserted and deleted, never
+    updated, and ``AUTOINCREMENT`` never hands out an id again, so an id names one content
+    for the file's life; a write from another process or worker adds ids or removes them,
+    and the reader asks SQLite for the current ids each time. Only read transactions use it:
+    they see committed chunks alone (a write transaction that rolls back gives its ids back).
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._frames: OrderedDict[int, tuple[pl.DataFrame, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, chunk_id: int) -> pl.DataFrame | None:
+        with self._lock:
+            hit = self._frames.get(chunk_id)
+            if hit is None:
+                return None
+            self._frames.move_to_end(chunk_id)
+            return hit[0]
+
+    def put(self, chunk_id: int, frame: pl.DataFrame) -> None:
+        size = int(frame.estimated_size())
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if chunk_id in self._frames:
+                return
+            self._frames[chunk_id] = (frame, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, gone) = self._frames.popitem(last=False)
+                self._bytes -= gone
+
+
 class _Tx:
     """Reads shared by both transaction kinds."""
 
-    def __init__(self, con: sqlite3.Connection, pcode: str):
-        self.con, self.pcode = con, pcode
+    def __init__(self, con: sqlite3.Connection, pcode: str, cache: ChunkCache | None = None):
+        self.con, self.pcode, self.cache = con, pcode, cache
 
     def meta(self) -> dict[str, Any] | None:
         row = self.con.execute(
@@ -123,7 +163,7 @@ class _Tx:
     def rows(self, type_name: str, start: int | None = None, end: int | None = None, *, carry: bool = True) -> pl.DataFrame | None:
         """Stored rows of one type (carry rows first), time-sorted, stable in arrival order;
         ``start``/``end`` (inclusive, ms) narrow it to the chunks of those hours. None: no rows."""
-        sql = "SELECT blob FROM chunks WHERE pcode = ? AND type = ?"
+        sql = "SELECT id FROM chunks WHERE pcode = ? AND type = ?"
         args: list[Any] = [self.pcode, type_name]
         if not carry:
             sql += " AND carry = 0"
@@ -134,11 +174,28 @@ class _Tx:
             sql += " AND (carry = 1 OR bucket <= ?)"
             args.append(bucket_of(end))
         sql += " ORDER BY carry DESC, bucket, id"
-        frames = [blob_to_frame(b) for (b,) in self.con.execute(sql, args)]
-        if not frames:
+        ids = [i for (i,) in self.con.execute(sql, args)]
+        if not ids:
             return None
+        frames = self._chunks(ids)
         frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
-        return frame.sort(TIMESTAMP, maintain_order=True)
+        times = frame.get_column(TIMESTAMP).to_numpy()
+        if times.size > 1 and bool((times[1:] < times[:-1]).any()):  # chunks overlap in time
+            return frame.sort(TIMESTAMP, maintain_order=True)
+        return frame.with_columns(pl.col(TIMESTAMP).set_sorted())  # what the sort would flag
+
+    def _chunks(self, ids: list[int]) -> list[pl.DataFrame]:
+        """The decoded chunks of these ids, in this order (from the cache where it has them)."""
+        got = {i: f for i in ids if (f := self.cache.get(i) if self.cache else None) is not None}
+        missing = [i for i in ids if i not in got]
+        for start in range(0, len(missing), 500):  # SQLite's limit on bound parameters
+            part = missing[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for i, blob in self.con.execute(f"SELECT id, blob FROM chunks WHERE id IN ({marks})", part):
+                got[i] = blob_to_frame(blob)
+                if self.cache is not None:
+                    self.cache.put(i, got[i])
+        return [got[i] for i in ids]
 
     def last_time(self, type_name: str) -> int | None:
         """The newest stored timestamp of one type (kept rows), from the chunk index alone."""
@@ -184,10 +241,14 @@ class WriteTx(_Tx):
         """Add rows (time-sorted) as one chunk per hour they touch; merge crowded hours."""
         if frame.height == 0:
             return
-        buckets = frame.get_column(TIMESTAMP) // HOUR_MS
-        for (bucket,), part in frame.with_columns(buckets.alias("__b")).group_by(["__b"], maintain_order=True):
-            part = part.drop("__b")
-            self._insert(type_name, int(bucket), part, carry=False)
+        times = frame.get_column(TIMESTAMP).to_numpy()
+        # time-sorted: each hour is one slice (a 60-s batch is nearly always one slice)
+        edges = np.flatnonzero(np.diff(times // HOUR_MS)) + 1
+        for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), len(times)]):
+            bucket = int(times[lo]) // HOUR_MS
+            part = frame if hi - lo == frame.height else frame.slice(lo, hi - lo)
+            self._insert(type_name, bucket, part, carry=False,
+                         tmin=int(times[lo:hi].min()), tmax=int(times[lo:hi].max()))
             n = self.con.execute(
                 "SELECT COUNT(*) FROM chunks WHERE pcode = ? AND type = ? AND carry = 0 AND bucket = ?",
                 (self.pcode, type_name, int(bucket)),
@@ -195,18 +256,24 @@ class WriteTx(_Tx):
             if n > MERGE_AFTER:
                 self._merge(type_name, int(bucket))
 
-    def _insert(self, type_name: str, bucket: int, frame: pl.DataFrame, carry: bool) -> None:
-        t = frame.get_column(TIMESTAMP)
+    def _insert(self, type_name: str, bucket: int, frame: pl.DataFrame, carry: bool,
+                tmin: int | None = None, tmax: int | None = None) -> None:
+        if tmin is None or tmax is None:
+            t = frame.get_column(TIMESTAMP)
+            tmin, tmax = int(t.min()), int(t.max())
         self.con.execute(
             "INSERT INTO chunks (pcode, type, carry, bucket, tmin, tmax, nrows, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.pcode, type_name, int(carry), bucket, int(t.min()), int(t.max()), frame.height, frame_to_blob(frame)),
+            (self.pcode, type_name, int(carry), bucket, tmin, tmax, frame.height, frame_to_blob(frame)),
         )
 
     def _merge(self, type_name: str, bucket: int) -> None:
         where = "pcode = ? AND type = ? AND carry = 0 AND bucket = ?"
         args = (self.pcode, type_name, bucket)
         frames = [blob_to_frame(b) for (b,) in self.con.execute(f"SELECT blob FROM chunks WHERE {where} ORDER BY id", args)]
-        merged = pl.concat(frames, how="vertical").sort(TIMESTAMP, maintain_order=True)
+        merged = pl.concat(frames, how="vertical")
+        times = merged.get_column(TIMESTAMP).to_numpy()
+        if bool((times[1:] < times[:-1]).any()):  # chunks that overlap in time (late data)
+            merged = merged.sort(TIMESTAMP, maintain_order=True)
         self.con.execute(f"DELETE FROM chunks WHERE {where}", args)
         self._insert(type_name, bucket, merged, carry=False)
 
@@ -275,8 +342,10 @@ class SqliteStore(LiveStore):
     """The store in one SQLite file (WAL mode). Safe for several threads and processes: each
     thread has its own connection; writers queue on SQLite's lock (``busy_timeout``)."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 60_000):
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 60_000, cache_mb: float = 256):
+        """``cache_mb``: memory for decoded chunks kept between predictions (0: none)."""
         self.path = Path(path)
+        self.cache = ChunkCache(int(cache_mb * 1e6)) if cache_mb > 0 else None
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -323,7 +392,7 @@ class SqliteStore(LiveStore):
         con = self._con()
         con.execute("BEGIN")
         try:
-            yield ReadTx(con, pcode)
+            yield ReadTx(con, pcode, self.cache)
         finally:
             con.execute("ROLLBACK")
 

@@ -62,10 +62,17 @@ def polars_dtype(kind: str) -> pl.DataType:
     return _DTYPES[kind]
 
 
+_EMPTY: dict[DataType, pl.DataFrame] = {}
+
+
 def empty_frame(data_type: DataType) -> pl.DataFrame:
-    """A zero-row frame with the type's columns and dtypes."""
-    schema = {TIMESTAMP: pl.Int64, **{c.name: _DTYPES[c.kind] for c in data_type.columns}}
-    return pl.DataFrame(schema=schema)
+    """A zero-row frame with the type's columns and dtypes (built once per type: a request
+    asks for the ~20 types it does not carry every time; the copy is cheap)."""
+    frame = _EMPTY.get(data_type)
+    if frame is None:
+        schema = {TIMESTAMP: pl.Int64, **{c.name: _DTYPES[c.kind] for c in data_type.columns}}
+        frame = _EMPTY[data_type] = pl.DataFrame(schema=schema)
+    return frame.clone()
 
 
 @dataclass(frozen=True)

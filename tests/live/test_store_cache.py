@@ -1,0 +1,76 @@
+"""The store keeps decoded chunks between reads (by chunk id). A second worker on the same
+file writes, merges and prunes meanwhile; every read must still give exactly the rows
+SQLite holds, in time order, as a store without the cache gives them."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from kemo_attention.live.store import HOUR_MS, MERGE_AFTER, SqliteStore
+
+T0 = 1_557_273_600_000  # 2019-05-08 00:00 UTC, an hour boundary
+
+
+def hr(times, bpm) -> pl.DataFrame:
+    return pl.DataFrame({"timestamp": times, "bpm": bpm}, schema={"timestamp": pl.Int64, "bpm": pl.Float64})
+
+
+def read_all(store: SqliteStore, end: int | None = None) -> pl.DataFrame | None:
+    with store.read("P01") as tx:
+        return tx.rows("HR", end=end)
+
+
+def test_two_workers_one_file_reads_follow_every_write(tmp_path):
+    path = tmp_path / "live.sqlite"
+    cached = SqliteStore(path)  # worker A: serves predictions, keeps decoded chunks
+    writer = SqliteStore(path, cache_mb=0)  # worker B: takes the records
+    plain = SqliteStore(path, cache_mb=0)  # the reference: decodes every blob each time
+    rng = np.random.default_rng(0)
+    sent = []
+    for k in range(3 * (MERGE_AFTER + 2)):  # enough 20-min batches for merges in every hour
+        times = T0 + k * 1_200_000 + np.sort(rng.integers(0, 1_200_000, 50))
+        batch = hr(times, rng.normal(70, 5, 50))
+        with writer.write("P01") as tx:
+            tx.ensure()
+            tx.append("HR", batch)
+        sent.append(batch)
+        got = read_all(cached)
+        assert_frame_equal(got, read_all(plain))
+        expected = pl.concat(sent).sort("timestamp", maintain_order=True)
+        assert_frame_equal(got, expected)  # independent of the store: what was sent, in time order
+        assert got.get_column("timestamp").flags["SORTED_ASC"]
+    assert cached.cache is not None and cached.cache._frames  # the cache was used
+    # A late batch overlapping stored hours: the read must sort again.
+    late = hr(T0 + np.arange(0, 3 * HOUR_MS, 600_000), np.full(18, 50.0))
+    with writer.write("P01") as tx:
+        tx.append("HR", late)
+    assert_frame_equal(read_all(cached), pl.concat([*sent, late]).sort("timestamp", maintain_order=True))
+    # Pruning by worker B: worker A's cached chunks of the dropped hours are not served.
+    with writer.write("P01") as tx:
+        tx.prune(T0 + 2 * HOUR_MS, {})
+    after = read_all(cached)
+    assert int(after["timestamp"].min()) >= T0 + 2 * HOUR_MS
+    assert_frame_equal(after, read_all(plain))
+    assert_frame_equal(read_all(cached, end=T0 + 2 * HOUR_MS + 1), read_all(plain, end=T0 + 2 * HOUR_MS + 1))
+
+
+def test_a_rolled_back_write_leaves_no_trace_in_the_cache(tmp_path):
+    """A write that fails gives its chunk ids back to SQLite; the next chunk may take the
+    same id with other rows. The cache must hold only what committed reads saw."""
+    path = tmp_path / "live.sqlite"
+    cached = SqliteStore(path)
+    with cached.write("P01") as tx:
+        tx.ensure()
+        tx.append("HR", hr([T0], [60.0]))
+    try:
+        with cached.write("P01") as tx:
+            tx.append("HR", hr([T0 + 1000], [99.0]))
+            assert tx.rows("HR")["bpm"].to_list() == [60.0, 99.0]  # seen inside the failing write
+            raise RuntimeError("disk full")
+    except RuntimeError:
+        pass
+    with cached.write("P01") as tx:
+        tx.append("HR", hr([T0 + 2000], [61.0]))  # may reuse the rolled-back chunk id
+    assert read_all(cached)["bpm"].to_list() == [60.0, 61.0]
