@@ -105,7 +105,7 @@ def demo_command(
     timings["check"] = time.perf_counter() - start
 
     # 3. extract --------------------------------------------------------------------
-    start = stage("3/6 extract", "the reference feature set, causal mode")
+    start = stage("3/6 extract", "all 3,356 features, causal mode")
     dataset = extract_release(release, work / "features", executor=executor, cache_dir=work / "cache")
     console.print(
         f"{len(dataset)} samples x {dataset.X.shape[1]} features from {len(set(dataset.group))} participants; "
