@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 import numpy as np
 import polars as pl
 
+from kemo_attention.config import DEFAULT_TZ_OFFSET
 from kemo_attention.errors import KemoError
 
 RETRY_STATUS = frozenset({500, 502, 503, 504})
@@ -377,7 +378,7 @@ def _send_records(client: LiveClient, plan: ParticipantPlan, start: int, end: in
                 yield from _send_records(client, plan, *part)
 
 
-def write_csv(path: Path, outcomes: Iterable[ParticipantOutcome], tz_offset: str = "+09:00") -> Path:
+def write_csv(path: Path, outcomes: Iterable[ParticipantOutcome], tz_offset: str = DEFAULT_TZ_OFFSET) -> Path:
     """replay.csv: one row per scheduled prompt, written under a temporary name then renamed."""
     import pandas as pd
 
@@ -484,7 +485,7 @@ def run_replay(release, *, url: str, participants: str | None = None, batch_ms: 
     with LiveClient(url, token, retries=retries) as client:
         model = client.model()  # reachable, and which model answers
         label_name = str((model.get("label") or {}).get("name") or "attention")
-        tz_offset = str((model.get("feature_settings") or {}).get("tz_offset") or "+09:00")
+        tz_offset = str((model.get("feature_settings") or {}).get("tz_offset") or DEFAULT_TZ_OFFSET)
         if model.get("feature_mode") not in (None, "causal"):
             console.print(f"[yellow]warning:[/yellow] the server's bundle has feature mode {model.get('feature_mode')!r}; live serving needs a causal one")
         console.print(f"replaying {len(codes)} participant(s) of {layout.root} to {client.url} "

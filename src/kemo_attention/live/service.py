@@ -27,7 +27,7 @@ from kemo_attention.features.window import WINDOWS
 from kemo_attention.live.history import StreamState, carry_rows, fold_state, with_state
 from kemo_attention.live.store import HOUR_MS, LiveStore
 from kemo_attention.release.read import empty_frame
-from kemo_attention.release.schema import DATA_TYPES, EPOCH_MS_MAX, EPOCH_MS_MIN, ESM_COLUMNS, TIMESTAMP, epoch_ms_problem
+from kemo_attention.release.schema import DATA_TYPES, ESM_COLUMNS, TIMESTAMP, epoch_ms_problem
 from kemo_attention.serve.service import PredictionService, RequestError
 
 PCODE = re.compile(r"^P\d{1,6}$")
@@ -77,7 +77,7 @@ class LiveService:
         given = {name: frame for name, frame in tables.items() if name not in absent}
         now = int(time.time() * 1000)
         for name, frame in given.items():
-            _check_times(name, frame, records, now)
+            _refuse_future(name, frame, records, now)
         stored: dict[str, int] = {}
         duplicates: dict[str, int] = {}
         too_old: dict[str, int] = {}
@@ -245,27 +245,22 @@ class LiveService:
 
 
 # ---------------------------------------------------------------------- helpers
-def _check_times(name: str, frame: pl.DataFrame, records: dict, now: int) -> None:
-    times = frame.get_column(TIMESTAMP)
-    if frame.height == 0:
-        return
-    lo, hi = int(times.min()), int(times.max())
-    if EPOCH_MS_MIN <= lo and hi <= min(EPOCH_MS_MAX, now + FUTURE_MS):
+def _refuse_future(name: str, frame: pl.DataFrame, records: dict, now: int) -> None:
+    """A timestamp more than a day ahead of the server's clock is a client's clock or unit
+    error (the plausible 2000-2100 range is already checked where records are read)."""
+    limit = now + FUTURE_MS
+    if frame.height == 0 or int(frame.get_column(TIMESTAMP).max()) <= limit:
         return
     recs = next(v for k, v in records.items() if k.lower() == name.lower())
     for i, rec in enumerate(recs):
         value = next((v for k, v in rec.items() if str(k).strip().lower() == TIMESTAMP), None)
         try:
-            ms = int(float(value))
+            ahead = int(float(value)) > limit
         except (TypeError, ValueError):
             continue
-        if not EPOCH_MS_MIN <= ms <= EPOCH_MS_MAX:
-            raise RequestError(422, f"records.{name}: record {i} (0-based index), column 'timestamp': expected epoch "
-                                    f"milliseconds between 2000 and 2100; got {value!r} (seconds instead of ms?)", data_type=name)
-        if ms > now + FUTURE_MS:
+        if ahead:
             raise RequestError(422, f"records.{name}: record {i} (0-based index), column 'timestamp': {value!r} is more "
                                     f"than a day ahead of the server's clock ({now})", data_type=name)
-    raise RequestError(422, f"records.{name}: a timestamp is outside 2000..2100 or in the future", data_type=name)
 
 
 def _new_rows(tx, name: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -312,7 +307,7 @@ def _answer_row(i: int, answer: Any, pcode: str) -> tuple[int, int | None, str]:
         raise RequestError(422, f"answers[{i}], column 'responseTime': required (epoch milliseconds of the answer)")
     for key in ("responseTime", "scheduledTime"):
         v = row.get(key)
-        if v is not None and not EPOCH_MS_MIN <= v <= EPOCH_MS_MAX:
-            raise RequestError(422, f"answers[{i}], column {key!r}: expected epoch milliseconds between 2000 and 2100; got {v}")
+        if v is not None and epoch_ms_problem(v) is not None:
+            raise RequestError(422, f"answers[{i}], column {key!r}: {epoch_ms_problem(v)}")
     ordered = {c.name: row[c.name] for c in ESM_COLUMNS if c.name in row}
     return response, row.get("scheduledTime"), json.dumps(ordered, separators=(",", ":"))
