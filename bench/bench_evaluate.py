@@ -29,12 +29,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from benchtools import TreeMemory
 
 N_SAMPLES, N_FLOAT, N_BOOL, N_PARTICIPANTS = 2619, 3273, 83, 47
 SIGNAL = 0.3  # SD of the per-sample signal against unit noise: macro F1 ~0.6, as spec/evaluation.md expects
@@ -84,53 +84,6 @@ def release_shaped_dataset(seed: int = 0):
     return Dataset(X, y, groups, None, None, meta)
 
 
-def _tree_rss(root: int) -> int:
-    """Summed RSS (bytes) of ``root`` and its descendants, from /proc (Linux)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:  # a process that just exited
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(fields.get("PPid", "0").strip())
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-    tree, frontier = {root}, [root]
-    while frontier:
-        current = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == current and pid not in tree:
-                tree.add(pid)
-                frontier.append(pid)
-    return sum(rss.get(pid, 0) for pid in tree)
-
-
-class _TreeMemory:
-    """Peak of the summed RSS of this process and all its descendants."""
-
-    def __init__(self, interval: float = 0.2) -> None:
-        self.interval, self.peak = interval, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss(os.getpid()))
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
 def run_one(name: str) -> dict:
     from kemo_attention.compute import Executor
     from kemo_attention.evaluate.runner import run_evaluation
@@ -140,7 +93,7 @@ def run_one(name: str) -> dict:
     ds = release_shaped_dataset()
     built = time.perf_counter() - built
     out = Path(tempfile.mkdtemp(prefix="bench-eval-")) / "attention"
-    with _TreeMemory() as mem:
+    with TreeMemory() as mem:
         cpu, wall = time.process_time(), time.perf_counter()
         board = run_evaluation(ds, out, cv=cv, executor=Executor(backend, workers=workers, progress=False))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
