@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from benchtools import TreeMemory
+from benchtools import TreeMemory as _TreeMemory  # shared with bench_release.py
 
 N_SAMPLES, N_FLOAT, N_BOOL, N_PARTICIPANTS = 2619, 3273, 83, 47
 SIGNAL = 0.3  # SD of the per-sample signal against unit noise: macro F1 ~0.6, as spec/evaluation.md expects
@@ -93,7 +93,7 @@ def run_one(name: str) -> dict:
     ds = release_shaped_dataset()
     built = time.perf_counter() - built
     out = Path(tempfile.mkdtemp(prefix="bench-eval-")) / "attention"
-    with TreeMemory() as mem:
+    with _TreeMemory() as mem:
         cpu, wall = time.process_time(), time.perf_counter()
         board = run_evaluation(ds, out, cv=cv, executor=Executor(backend, workers=workers, progress=False))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
