@@ -115,8 +115,14 @@ class Executor:
         shared: dict[str, Any] | None = None,
         desc: str = "tasks",
         names: Sequence[str] | None = None,
+        on_result: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
-        """Apply ``fn(item, **shared)`` to each item; results in item order."""
+        """Apply ``fn(item, **shared)`` to each item; results in item order.
+
+        With ``on_result``, each result is handed to ``on_result(index, result)`` as it
+        arrives and not kept (the list returned holds None): a driver of many large results
+        holds one at a time. Serial and local processes stream; Ray hands them over at the end.
+        """
         items = list(items)
         shared = dict(shared or {})
         names = [str(n) for n in names] if names is not None else [repr(i) for i in items]
@@ -124,23 +130,29 @@ class Executor:
             return []
         with _Progress(len(items), desc, enabled=self.progress) as bar:
             if self.backend == "serial":
-                return self._map_serial(fn, items, shared, names, bar)
+                return self._map_serial(fn, items, shared, names, bar, on_result)
             if self.backend == "processes":
-                return self._map_processes(fn, items, shared, names, bar)
-            return self._map_ray(fn, items, shared, names, bar)
+                return self._map_processes(fn, items, shared, names, bar, on_result)
+            results = self._map_ray(fn, items, shared, names, bar)
+            if on_result is not None:
+                for i in range(len(results)):
+                    on_result(i, results[i])
+                    results[i] = None
+            return results
 
     # ---------------------------------------------------------------- backends
-    def _map_serial(self, fn, items, shared, names, bar) -> list[Any]:
+    def _map_serial(self, fn, items, shared, names, bar, on_result=None) -> list[Any]:
         results = []
-        for item, name in zip(items, names):
+        for i, (item, name) in enumerate(zip(items, names)):
             try:
-                results.append(fn(item, **shared))
+                result = fn(item, **shared)
             except Exception as exc:
                 raise TaskError(f"task {name} failed: {type(exc).__name__}: {exc}") from exc
+            results.append(_delivered(on_result, i, result))
             bar.advance()
         return results
 
-    def _map_processes(self, fn, items, shared, names, bar) -> list[Any]:
+    def _map_processes(self, fn, items, shared, names, bar, on_result=None) -> list[Any]:
         import multiprocessing as mp
 
         workers = min(self.workers or default_workers(), len(items))
@@ -155,11 +167,17 @@ class Executor:
                     for fut in done:
                         i = pending.pop(fut)
                         try:
-                            results[i] = fut.result()
+                            result = fut.result()
                         except Exception as exc:
                             for other in pending:
                                 other.cancel()
                             raise TaskError(f"task {names[i]} failed: {type(exc).__name__}: {exc}") from exc
+                        try:
+                            results[i] = _delivered(on_result, i, result)
+                        except Exception:  # the caller refused a result: run nothing more
+                            for other in pending:
+                                other.cancel()
+                            raise
                         bar.advance()
             except KeyboardInterrupt:
                 _stop_now(pool)  # Ctrl-C: do not wait for the queued and running tasks
@@ -188,6 +206,14 @@ class Executor:
                     raise TaskError(f"task {names[i]} failed: {type(cause).__name__}: {cause}") from exc
                 bar.advance()
         return results
+
+
+def _delivered(on_result, i: int, result: Any) -> Any:
+    """What ``map`` keeps of a result: the result, or None once ``on_result`` took it."""
+    if on_result is None:
+        return result
+    on_result(i, result)
+    return None
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:

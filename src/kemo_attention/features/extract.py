@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -100,11 +100,11 @@ def extract_release(
     col_layout = column_layout(features.coverage)
     cache = ParticipantCache(Path(cache_dir) if cache_dir else out / ".cache") if use_cache else None
     tasks = _participant_tasks(layout, labels, pcodes, features, cache, col_layout)
-    results = _run_tasks(tasks, executor, cache, col_layout)
+    numeric, flags, ordered = _collect_rows(tasks, executor, cache, col_layout)
     t_parts = time.perf_counter()
 
-    ordered = [results[p] for p in pcodes]
-    ds = _assemble(ordered, label, features, col_layout)
+    ds = _assemble(numeric, flags, ordered, label, features, col_layout)
+    del numeric, flags  # X holds its own copy now
     t_assemble = time.perf_counter()
 
     out.mkdir(parents=True, exist_ok=True)
@@ -182,36 +182,81 @@ def _participant_tasks(layout, labels, pcodes, features: FeatureSettings, cache,
     return tasks
 
 
-def _run_tasks(tasks: list, executor, cache, col_layout: ColumnLayout) -> dict[str, ParticipantResult]:
-    """Cached results where the cache has them; the other tasks run on the executor."""
+@dataclass
+class _Rows:
+    """What the driver keeps of one participant once its rows are in the feature blocks."""
+
+    pcode: str
+    y: np.ndarray
+    prompt_ms: np.ndarray
+    cached: bool
+    problems: int
+    timings: dict
+
+
+def _collect_rows(tasks: list, executor, cache, col_layout: ColumnLayout) -> tuple[np.ndarray, np.ndarray, list[_Rows]]:
+    """The numeric and bool blocks of every participant's rows (in task order), and what
+    each participant contributed.
+
+    The blocks are allocated once (every participant's row count is known from its labels)
+    and each result is copied into its rows as it arrives, then dropped: the driver holds
+    one participant's arrays at a time, not the whole release's twice over. Cached
+    participants are read one by one; the others run on the executor.
+    """
     from kemo_attention.compute import TaskError
     from kemo_attention.features.task import run_participant
 
-    results: dict[str, ParticipantResult] = {}
-    if cache is not None:
-        for task in tasks:
-            hit = cache.load(task.pcode, task.key)
-            if hit is not None and hit.layout_hash == col_layout.hash:
-                results[task.pcode] = hit
-    todo = [task for task in tasks if task.pcode not in results]
+    sizes = [len(task.prompt_ms) for task in tasks]
+    starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+    numeric = np.empty((int(starts[-1]), len(col_layout.numeric)), dtype=np.float32)
+    flags = np.empty((int(starts[-1]), len(col_layout.flags)), dtype=bool)
+    kept: list[_Rows | None] = [None] * len(tasks)
+
+    def fits(i: int, result: ParticipantResult) -> bool:
+        return (result.layout_hash == col_layout.hash and result.numeric.shape == (sizes[i], numeric.shape[1])
+                and result.flags.shape == (sizes[i], flags.shape[1]) and len(result.y) == sizes[i])  # fmt: skip
+
+    def put(i: int, result: ParticipantResult) -> None:
+        numeric[starts[i] : starts[i + 1]] = result.numeric
+        flags[starts[i] : starts[i + 1]] = result.flags
+        kept[i] = _Rows(result.pcode, result.y, result.prompt_ms, result.cached, result.problems, result.timings)
+
+    todo = []
+    for i, task in enumerate(tasks):
+        hit = cache.load(task.pcode, task.key) if cache is not None else None
+        if hit is not None and fits(i, hit):
+            put(i, hit)
+        else:
+            todo.append(i)
+        del hit
+
+    def arrived(j: int, result: ParticipantResult) -> None:
+        i = todo[j]
+        task = tasks[i]
+        if not fits(i, result):  # a bug, never the user's data: the task computed other rows or columns
+            raise RuntimeError(
+                f"participant {task.pcode}: the task returned {result.numeric.shape[0]} rows x "
+                f"{result.numeric.shape[1] + result.flags.shape[1]} columns; expected {sizes[i]} x {len(col_layout.columns)}"
+            )
+        put(i, result)
+        if cache is not None and not cache.path(task.pcode, task.key).exists():
+            cache.store(task.key, result)  # the worker could not (e.g. a read-only cache seen from a Ray node)
+
     if todo:
         try:
-            computed = executor.map(run_participant, todo, desc="extract", names=[t.pcode for t in todo])
+            executor.map(run_participant, [tasks[i] for i in todo], desc="extract",
+                         names=[tasks[i].pcode for i in todo], on_result=arrived)  # fmt: skip
         except TaskError as err:
             raise KemoError(f"feature extraction failed: {err}") from err
-        for task, result in zip(todo, computed):
-            results[task.pcode] = result
-            if cache is not None and not cache.path(task.pcode, task.key).exists():
-                cache.store(task.key, result)
-    return results
+    return numeric, flags, kept  # type: ignore[return-value]  # every slot is filled by now
 
 
-def _assemble(ordered: list[ParticipantResult], label: LabelSettings, features: FeatureSettings, col_layout: ColumnLayout):
-    """The participants' rows stacked into one Dataset, with the metadata a bundle needs later."""
+def _assemble(numeric: np.ndarray, flags: np.ndarray, ordered: list[_Rows], label: LabelSettings,
+              features: FeatureSettings, col_layout: ColumnLayout):  # fmt: skip
+    """The participants' rows (already stacked in ``numeric`` and ``flags``) as one Dataset,
+    with the metadata a bundle needs later. The frame is the one copy of the blocks."""
     from kemo_attention.dataset import Dataset
 
-    numeric = np.concatenate([r.numeric for r in ordered], axis=0)
-    flags = np.concatenate([r.flags for r in ordered], axis=0)
     X = blocks_to_frame(numeric, flags, features.coverage)
     y = np.concatenate([r.y for r in ordered])
     group = np.concatenate([np.full(len(r.y), r.pcode, dtype=object) for r in ordered]).astype(str)
