@@ -404,7 +404,16 @@ def print_table(payload: dict) -> None:
               f"{f'{lb[0]} / {la[0]}':>22}  {note}")  # fmt: skip
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Started as a background job, this process (and so every command it starts) would ignore
+    # SIGINT; a handler is reset to the default on exec, so the commands get Ctrl-C again, and
+    # SIGTERM / SIGINT to the bench stop the running command and keep the partial results.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.splitlines()[1:]))  # fmt: skip
     ap.add_argument("--participants", type=int, default=77, help="participants in the release (default 77, the real one's)")
