@@ -14,27 +14,27 @@ import threading
 from pathlib import Path
 
 
-def _proc_table() -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
-    """Parent, RSS (bytes) and open file descriptors of every process, from /proc (Linux)."""
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _proc_table() -> tuple[dict[int, int], dict[int, int]]:
+    """Parent and RSS (bytes) of every process, from /proc/<pid>/stat (Linux): one short
+    read per process, so sampling five times a second costs little CPU."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
-    fds: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
         except OSError:  # a process that just exited
             continue
+        fields = stat[stat.rfind(b")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
         pid = int(entry.name)
-        parents[pid] = int(fields.get("PPid", "0").strip())
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-        try:
-            fds[pid] = len(os.listdir(f"/proc/{pid}/fd"))
-        except OSError:  # exited, or not ours to look at
-            fds[pid] = 0
-    return parents, rss, fds
+        parents[pid] = int(fields[1])
+        rss[pid] = int(fields[21]) * _PAGE  # field 24 of stat: resident pages
+    return parents, rss
 
 
 def _descendants(root: int, parents: dict[int, int]) -> set[int]:
@@ -50,11 +50,18 @@ def _descendants(root: int, parents: dict[int, int]) -> set[int]:
     return tree
 
 
+def _open_files(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:  # exited, or not ours to look at
+        return 0
+
+
 def tree_usage(root: int) -> tuple[int, int, int]:
     """(summed RSS in bytes, summed open file descriptors, processes) of ``root`` and its descendants."""
-    parents, rss, fds = _proc_table()
+    parents, rss = _proc_table()
     tree = _descendants(root, parents) if root in parents else set()
-    return sum(rss.get(p, 0) for p in tree), sum(fds.get(p, 0) for p in tree), len(tree)
+    return sum(rss.get(p, 0) for p in tree), sum(_open_files(p) for p in tree), len(tree)
 
 
 class TreeMemory:
