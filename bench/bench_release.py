@@ -313,10 +313,21 @@ def run_extract(args, release: Path, out: Path, logs: Path, name: str, *, fresh:
     argv = [CLI, "extract", str(release), "--out", str(out), "--backend", "processes"]
     if args.workers:
         argv += ["--workers", str(args.workers)]
-    interrupt_when = (lambda: _cache_entries(cache) >= interrupt_at) if interrupt_at else None
+    at_signal: list[int] = []
+
+    def interrupt_when() -> bool:
+        done = _cache_entries(cache)
+        if done >= (interrupt_at or 0):
+            at_signal.append(done)
+            return True
+        return False
+
     step = Step(name, argv, logs / f"{name}.log", lambda: f"{_cache_entries(cache)}/{args.participants} participants cached")
-    result = step.run(interrupt_when=interrupt_when)
+    result = step.run(interrupt_when=interrupt_when if interrupt_at else None)
     if interrupt_at:
+        result["cached_at_signal"] = at_signal[0] if at_signal else None
+        if result["interrupted_after_s"] is not None:  # how long Ctrl-C took to stop the run
+            result["stop_s"] = round(result["wall_s"] - result["interrupted_after_s"], 2)
         return result
     _require_ok(name, result)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -342,6 +353,8 @@ def run_resume(args, release: Path, work_run: Path, logs: Path) -> dict:
         raise BenchError("the extraction finished before it could be interrupted (too few participants?)")
     cache = out / ".cache"
     kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in cache.glob("P*.npz")}
+    first["cached_at_exit"] = len(kept)
+    first["temp_files_left"] = len(list(cache.glob(".*.tmp")))  # a worker ended while writing its entry
     rerun = run_extract(args, release, out, logs, "resume-rerun", fresh=False)
     after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in cache.glob("P*.npz")}
     untouched = sum(1 for name, stamp in kept.items() if after.get(name) == stamp)
@@ -350,7 +363,8 @@ def run_resume(args, release: Path, work_run: Path, logs: Path) -> dict:
         "cached_at_interrupt": len(kept),
         "kept_untouched_by_rerun": untouched,  # the same file (inode, mtime): not recomputed
         "recomputed_by_rerun": rerun["cache_misses"],
-        "in_flight_lost": rerun["cache_misses"] - (args.participants - len(kept)),  # 0 when nothing finished was lost
+        # participants finished before the interrupt and computed again by the rerun: 0 is the goal
+        "finished_but_recomputed": rerun["cache_misses"] - (args.participants - len(kept)),
         "rerun": rerun,
     }
 
@@ -407,7 +421,9 @@ def print_table(payload: dict) -> None:
     rows = []
     for name, r in payload["steps"].items():
         if name == "resume":
-            rows.append(("resume: interrupted", r["interrupted"], f"{r['cached_at_interrupt']} cached at the interrupt"))
+            i = r["interrupted"]
+            rows.append(("resume: interrupted", i, f"signal at {i.get('cached_at_signal')} cached, stopped in "
+                         f"{i.get('stop_s')} s with {r['cached_at_interrupt']} cached"))  # fmt: skip
             rows.append(("resume: rerun", r["rerun"], f"recomputed {r['recomputed_by_rerun']}, "
                          f"{r['kept_untouched_by_rerun']}/{r['cached_at_interrupt']} kept untouched"))  # fmt: skip
             continue
