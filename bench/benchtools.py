@@ -132,7 +132,8 @@ def disk_usage(path: str | Path) -> dict:
         return {"bytes": 0, "allocated": 0, "files": 0}
     size = allocated = files = 0
     seen: set[tuple[int, int]] = set()
-    for dirpath, _dirs, names in os.walk(path):
+    walk = [(str(path.parent), [], [path.name])] if path.is_file() else os.walk(path)
+    for dirpath, _dirs, names in walk:
         for name in names:
             try:
                 st = os.lstat(os.path.join(dirpath, name))
