@@ -27,7 +27,7 @@ from kemo_attention.dataset import load_dataset
 from kemo_attention.features.extract import extract_release
 
 CLI = str(Path(sys.executable).with_name("kemo-attention"))
-PARTICIPANTS = 5
+PARTICIPANTS = 4
 
 
 @pytest.fixture(scope="module")
