@@ -77,21 +77,29 @@ class RayCluster:
     nodes: list[RayNode] = field(default_factory=list)
 
 
-def _start_node(cmd: list[str], env: dict[str, str], address: str, temp_dir: Path) -> RayNode:
+def _launch_node(cmd: list[str], env: dict[str, str], address: str, temp_dir: Path) -> RayNode:
     temp_dir.mkdir(parents=True, exist_ok=True)
     log = temp_dir.parent / f"{temp_dir.name}.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True
         )
-    node = RayNode(address, temp_dir, process, log)
-    deadline = time.monotonic() + NODE_START_TIMEOUT_S
-    while _STARTED_LINE not in log.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            _stop_node(node)
-            raise RuntimeError(f"ray node {address} did not start:\n{log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.3)
-    return node
+    return RayNode(address, temp_dir, process, log)
+
+
+def _wait_until(ready, node: RayNode, deadline: float, what: str) -> None:
+    while not ready():
+        if node.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"ray node {node.address}: {what}:\n{node.log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.2)
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _stop_node(node: RayNode) -> None:
@@ -110,18 +118,25 @@ def ray_cluster(root: Path, env: dict[str, str], *, nodes: int = 1, cpus_per_nod
     yield the :class:`RayCluster`; stop every node (workers first) however the block ends."""
     cluster = RayCluster(address="")
     common = ["--num-cpus", str(cpus_per_node), "--disable-usage-stats", "--block"]
+    deadline = time.monotonic() + NODE_START_TIMEOUT_S
     try:
         head_ip = "127.0.0.2"
         port = free_port(head_ip)
         cluster.address = f"{head_ip}:{port}"
         head_cmd = [str(RAY_BIN), "start", "--head", "--port", str(port), "--node-ip-address", head_ip,
                     "--include-dashboard=false", *common, "--temp-dir", str(root / "h")]  # fmt: skip
-        cluster.nodes.append(_start_node(head_cmd, env, head_ip, root / "h"))
+        head = _launch_node(head_cmd, env, head_ip, root / "h")
+        cluster.nodes.append(head)
+        # the workers join as soon as the head's control service (GCS) answers, while the
+        # rest of the head still starts: the nodes come up together, not one after another
+        _wait_until(lambda: _accepts(head_ip, port), head, deadline, "its GCS did not start")
         for k in range(1, nodes):
             ip = f"127.0.0.{2 + k}"
             cmd = [str(RAY_BIN), "start", "--address", cluster.address, "--node-ip-address", ip,
                    *common, "--temp-dir", str(root / f"w{k}")]  # fmt: skip
-            cluster.nodes.append(_start_node(cmd, env, ip, root / f"w{k}"))
+            cluster.nodes.append(_launch_node(cmd, env, ip, root / f"w{k}"))
+        for node in cluster.nodes:
+            _wait_until(lambda n=node: _STARTED_LINE in n.log.read_text(errors="replace"), node, deadline, "did not start")
         yield cluster
     finally:
         for node in reversed(cluster.nodes):
