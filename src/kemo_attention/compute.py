@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -234,12 +235,19 @@ def _ray_call(fn, item, keys, *values):
     return node, result
 
 
+# Ray replaces 127.0.0.1 (and "localhost") by the machine's network address on Linux, and the
+# local Ray's processes would then talk over that address; another loopback address is kept
+# as given. macOS configures only 127.0.0.1, which Ray keeps there (no multi-node on macOS).
+_LOCAL_RAY_IP = "127.0.0.1" if sys.platform == "darwin" else "127.0.0.2"
+
+
 def ensure_ray(address: str | None = None, workers: int | None = None):
     """Connect to Ray once per process.
 
     ``address`` (or the ``RAY_ADDRESS`` environment variable) joins an existing cluster.
-    Otherwise a local Ray starts bound to 127.0.0.1 with its dashboard and usage
-    reporting off, so nothing listens beyond loopback and nothing is sent anywhere.
+    Otherwise a local Ray starts on a loopback address with its dashboard and usage
+    reporting off, so its processes talk to each other over loopback only and nothing is
+    sent anywhere. (Ray's own servers still listen on every interface; that is Ray's choice.)
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
@@ -254,7 +262,7 @@ def ensure_ray(address: str | None = None, workers: int | None = None):
         ray.init(
             num_cpus=workers or default_workers(),
             include_dashboard=False,
-            _node_ip_address="127.0.0.1",
+            _node_ip_address=_LOCAL_RAY_IP,
             runtime_env=runtime_env,
             log_to_driver=False,
             logging_level="ERROR",

@@ -86,9 +86,15 @@ def test_local_ray_matches_serial(release, serial, monkeypatch, tmp_path):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     if ray.is_initialized():
         ray.shutdown()
+    executor = Executor("ray", workers=1, progress=False)
     try:
         # one worker: Ray starts faster; the cluster test below runs two tasks at once
-        ds = extract_release(release, tmp_path, label=LABEL, executor=Executor("ray", workers=1, progress=False), use_cache=False)
+        ds = extract_release(release, tmp_path, label=LABEL, executor=executor, use_cache=False)
+        # the local Ray's one node is on loopback (Ray would turn 127.0.0.1 into this
+        # machine's network address), and the tasks say they ran on it
+        (node,) = ray.nodes()
+        assert node["NodeManagerAddress"] == "127.0.0.2"
+        assert executor.nodes_used == [{"node_id": node["NodeID"], "address": "127.0.0.2", "tasks": 2}]
     finally:
         ray.shutdown()
     _same(ds, serial[0])
