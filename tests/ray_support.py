@@ -136,7 +136,8 @@ def ray_cluster(root: Path, env: dict[str, str], *, nodes: int = 1, cpus_per_nod
                    *common, "--temp-dir", str(root / f"w{k}")]  # fmt: skip
             cluster.nodes.append(_launch_node(cmd, env, ip, root / f"w{k}"))
         for node in cluster.nodes:
-            _wait_until(lambda n=node: _STARTED_LINE in n.log.read_text(errors="replace"), node, deadline, "did not start")
+            started = lambda n=node: _STARTED_LINE in n.log.read_text(errors="replace")  # noqa: E731
+            _wait_until(started, node, deadline, "did not start")
         yield cluster
     finally:
         for node in reversed(cluster.nodes):

@@ -94,13 +94,13 @@ def test_two_node_cluster_spreads_tasks_and_matches_serial(tmp_path):
     )
 
     # ... and so does every file of the evaluation: each table, the leaderboard's text, the plots
-    compared = [name for name in OUTPUT_FILES if name != "manifest.json"]
-    assert {p.relative_to(serial / "eval").as_posix() for p in (serial / "eval").rglob("*") if p.is_file()} == set(OUTPUT_FILES)
-    for name in compared:
+    for run in (serial, ray):  # the run wrote exactly the files it lists, so none is left out below
+        written = {p.relative_to(run / "eval").as_posix() for p in (run / "eval").rglob("*") if p.is_file()}
+        assert written == set(OUTPUT_FILES), run
+    for name in (name for name in OUTPUT_FILES if name != "manifest.json"):
         if name.endswith(".parquet"):
-            pd.testing.assert_frame_equal(
-                pd.read_parquet(serial / "eval" / name), pd.read_parquet(ray / "eval" / name), check_exact=True, obj=name
-            )
+            serial_table, ray_table = pd.read_parquet(serial / "eval" / name), pd.read_parquet(ray / "eval" / name)
+            pd.testing.assert_frame_equal(serial_table, ray_table, check_exact=True, obj=name)
         else:
             assert (serial / "eval" / name).read_bytes() == (ray / "eval" / name).read_bytes(), f"{name} differs"
     oof = pd.read_parquet(ray / "eval" / "oof_predictions.parquet")
