@@ -7,15 +7,20 @@ progress bar, and re-raises a failed task's error naming the task.
 Large inputs shared by every task (the evaluation dataset) are passed once through
 ``shared``: Ray puts them in its object store a single time; local processes receive them
 once per worker through the pool initializer; tasks get only their item (paths, indices).
+
+On Ray, tasks are spread over the cluster's nodes, and every task reports the node it ran
+on: :attr:`Executor.nodes_used` (written to the extraction and evaluation manifests) shows a
+user that a run really used their cluster.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Sequence
 
 from kemo_attention.errors import KemoError
@@ -88,12 +93,16 @@ class Executor:
     workers : number of parallel workers (processes, or Ray CPUs for a local Ray).
     ray_address : join this Ray cluster (else ``RAY_ADDRESS``; else start a local Ray).
     progress : show a progress bar on stderr.
+
+    After a Ray :meth:`map`, ``nodes_used`` lists the nodes its tasks ran on (node id,
+    address, tasks), sorted by address; empty for the other backends.
     """
 
     backend: Backend = "serial"
     workers: int | None = None
     ray_address: str | None = None
     progress: bool = True
+    nodes_used: list[dict[str, Any]] = field(default_factory=list, init=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -126,6 +135,7 @@ class Executor:
         items = list(items)
         shared = dict(shared or {})
         names = [str(n) for n in names] if names is not None else [repr(i) for i in items]
+        self.nodes_used = []
         if not items:
             return []
         with _Progress(len(items), desc, enabled=self.progress) as bar:
@@ -186,25 +196,34 @@ class Executor:
 
     def _map_ray(self, fn, items, shared, names, bar) -> list[Any]:
         ray = ensure_ray(self.ray_address, self.workers)
-        remote = ray.remote(num_cpus=1)(_ray_call)
+        # SPREAD: every task is seconds of work, so a cluster's user wants them over all its
+        # nodes; Ray's default packs short tasks onto the driver's node while another node's
+        # workers are still starting. On one node both strategies are the same.
+        remote = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_ray_call)
         shared_refs = {k: ray.put(v) for k, v in shared.items()}
         keys = list(shared_refs)
         refs = [remote.remote(fn, item, keys, *[shared_refs[k] for k in keys]) for item in items]
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(items)
+        tasks_by_node: dict[tuple[str, str], int] = {}
         remaining = list(refs)
         while remaining:
             done, remaining = ray.wait(remaining, num_returns=1)
             for ref in done:
                 i = index[ref]
                 try:
-                    results[i] = ray.get(ref)
+                    node, results[i] = ray.get(ref)
                 except Exception as exc:
                     for r in remaining:
                         ray.cancel(r)
                     cause = getattr(exc, "cause", None) or exc
                     raise TaskError(f"task {names[i]} failed: {type(cause).__name__}: {cause}") from exc
+                tasks_by_node[node] = tasks_by_node.get(node, 0) + 1
                 bar.advance()
+        self.nodes_used = [
+            {"node_id": node_id, "address": address, "tasks": count}
+            for (address, node_id), count in sorted(tasks_by_node.items())
+        ]
         return results
 
 
@@ -214,6 +233,13 @@ def _delivered(on_result, i: int, result: Any) -> Any:
         return result
     on_result(i, result)
     return None
+
+
+def nodes_line(nodes_used: Sequence[dict[str, Any]]) -> str:
+    """One line for the terminal: on how many Ray nodes the tasks ran, and how many each."""
+    each = ", ".join(f"{n['address']} ({n['node_id'][:8]}): {n['tasks']}" for n in nodes_used)
+    count = len(nodes_used)
+    return f"ran on {count} Ray node{'s' if count != 1 else ''}, tasks per node: {each}"
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:
@@ -226,16 +252,28 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
 
 
 def _ray_call(fn, item, keys, *values):
+    """Run one task on a Ray worker; returns ((node address, node id), result)."""
+    import ray
+
     _pin_threads()
-    return fn(item, **dict(zip(keys, values)))
+    result = fn(item, **dict(zip(keys, values)))
+    node = (ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id())
+    return node, result
+
+
+# Ray replaces 127.0.0.1 (and "localhost") by the machine's network address on Linux, and the
+# local Ray's processes would then talk over that address; another loopback address is kept
+# as given. macOS configures only 127.0.0.1, which Ray keeps there (no multi-node on macOS).
+_LOCAL_RAY_IP = "127.0.0.1" if sys.platform == "darwin" else "127.0.0.2"
 
 
 def ensure_ray(address: str | None = None, workers: int | None = None):
     """Connect to Ray once per process.
 
     ``address`` (or the ``RAY_ADDRESS`` environment variable) joins an existing cluster.
-    Otherwise a local Ray starts bound to 127.0.0.1 with its dashboard and usage
-    reporting off, so nothing listens beyond loopback and nothing is sent anywhere.
+    Otherwise a local Ray starts on a loopback address with its dashboard and usage
+    reporting off, so its processes talk to each other over loopback only and nothing is
+    sent anywhere. (Ray's own servers still listen on every interface; that is Ray's choice.)
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
@@ -250,7 +288,7 @@ def ensure_ray(address: str | None = None, workers: int | None = None):
         ray.init(
             num_cpus=workers or default_workers(),
             include_dashboard=False,
-            _node_ip_address="127.0.0.1",
+            _node_ip_address=_LOCAL_RAY_IP,
             runtime_env=runtime_env,
             log_to_driver=False,
             logging_level="ERROR",

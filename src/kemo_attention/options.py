@@ -67,7 +67,7 @@ RayAddressOption = Annotated[
     Optional[str],
     typer.Option(
         "--ray-address",
-        help="Join this Ray cluster (else RAY_ADDRESS, else a local Ray on 127.0.0.1). Needs --backend ray.",
+        help="Join this Ray cluster (else RAY_ADDRESS, else a local Ray on loopback). Needs --backend ray.",
     ),
 ]
 QuietOption = Annotated[bool, switch("--quiet/--no-quiet", "No progress bars.")]

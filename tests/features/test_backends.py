@@ -1,19 +1,15 @@
 """Every backend gives the same feature matrix: serial, local processes, a local Ray, and a
 real one-node Ray cluster started here and joined through ``RAY_ADDRESS``."""
 
+import json
 import os
-import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from ray_support import ray_auth_env, ray_cluster, remove_tree, short_temp_dir, write_token
 from tiny_release import write_release
 
 from kemo_attention.compute import Executor
@@ -63,32 +59,24 @@ def test_processes_backend_matches_serial(release, serial, tmp_path):
     _same(ds, serial[0])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ray_token():
     """One auth token of our own for the module (Ray caches the token per process), so that
     nothing depends on, or touches, ~/.ray or another user's Ray."""
-    tmp = tempfile.mkdtemp(prefix="kr", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
-    token = Path(tmp) / "auth_token"
-    token.write_text(secrets.token_hex(32))
-    yield token
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = short_temp_dir()
+    yield write_token(tmp)
+    remove_tree(tmp)
 
 
 @pytest.fixture
 def ray_env(ray_token, monkeypatch):
-    tmp = Path(tempfile.mkdtemp(prefix="kr", dir="/tmp"))
-    env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(ray_token)}
+    tmp = short_temp_dir()
+    env = ray_auth_env(ray_token)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     yield tmp, env
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_tree(tmp)
 
 
 @pytest.mark.ray
@@ -98,60 +86,45 @@ def test_local_ray_matches_serial(release, serial, monkeypatch, tmp_path):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     if ray.is_initialized():
         ray.shutdown()
+    executor = Executor("ray", workers=1, progress=False)
     try:
         # one worker: Ray starts faster; the cluster test below runs two tasks at once
-        ds = extract_release(release, tmp_path, label=LABEL, executor=Executor("ray", workers=1, progress=False), use_cache=False)
+        ds = extract_release(release, tmp_path, label=LABEL, executor=executor, use_cache=False)
+        # the local Ray's one node is on loopback (Ray would turn 127.0.0.1 into this
+        # machine's network address), and the tasks say they ran on it
+        (node,) = ray.nodes()
+        assert node["NodeManagerAddress"] == "127.0.0.2"
+        assert executor.nodes_used == [{"node_id": node["NodeID"], "address": "127.0.0.2", "tasks": 2}]
     finally:
         ray.shutdown()
     _same(ds, serial[0])
 
 
 @pytest.fixture
-def ray_cluster(ray_env, monkeypatch):
-    """A real one-node cluster from the venv's ``ray`` binary. ``--block`` keeps the head
-    process in the foreground: stopping that one process (by its id) stops the cluster;
-    a broad ``ray stop`` would also stop other people's Ray on this machine."""
+def one_node_cluster(ray_env, monkeypatch):
+    """A real one-node cluster (2 CPUs) from the venv's ``ray`` binary, joined through RAY_ADDRESS."""
     tmp, env = ray_env
-    ray_bin = Path(sys.executable).parent / "ray"
-    port = _free_port()
-    log_path = tmp / "head.log"
-    cmd = [
-        str(ray_bin), "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
-        "--include-dashboard=false", "--num-cpus", "2", "--disable-usage-stats", "--block", "--temp-dir", str(tmp),
-    ]  # fmt: skip
-    with open(log_path, "w") as log:
-        head = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while "block forever" not in log_path.read_text():
-            if head.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"ray head did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
-        monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
-        yield port
-    finally:
-        head.send_signal(signal.SIGTERM)
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)  # its own session: only the processes it started
-            head.wait()
+    with ray_cluster(tmp, env, nodes=1, cpus_per_node=2) as cluster:
+        monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+        yield cluster
 
 
 @pytest.mark.ray
-def test_ray_cluster_joined_through_ray_address_matches_serial(release, serial, ray_cluster, ray_env, tmp_path):
+def test_ray_cluster_joined_through_ray_address_matches_serial(release, serial, one_node_cluster, ray_env, tmp_path):
     """As a lab would: the CLI in its own process, pointed at the cluster by RAY_ADDRESS.
 
     A separate process also keeps Ray's per-process auth-token cache out of this one."""
     from kemo_attention.dataset import load_dataset
 
-    cluster_tmp, env = ray_env
+    _, env = ray_env
     cli = Path(sys.executable).parent / "kemo-attention"
     out = tmp_path / "features"
     cmd = [str(cli), "extract", str(release), "--out", str(out), "--min-responses", "3", "--backend", "ray", "--no-cache"]
     proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # the tasks ran on the cluster we started: its own temp dir holds the worker logs
-    worker_logs = list(cluster_tmp.glob("session_*/logs/worker-*"))
-    assert worker_logs, f"no worker ran on the cluster in {cluster_tmp}"
+    # the tasks ran on the cluster we started: the node that ran them is the one whose own
+    # temp folder names it, and it ran both participants
+    (head,) = one_node_cluster.nodes
+    ran_on = json.loads((out / "manifest.json").read_text())["settings"]["ray_nodes"]
+    assert ran_on == [{"node_id": head.node_id(), "address": "127.0.0.2", "tasks": 2}]
     _same(load_dataset(out / "attention.pkl"), serial[0])

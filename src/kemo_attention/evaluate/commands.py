@@ -37,7 +37,7 @@ def evaluate(
     """
     from rich.console import Console
 
-    from kemo_attention.compute import TaskError
+    from kemo_attention.compute import TaskError, nodes_line
     from kemo_attention.dataset import load_dataset
     from kemo_attention.errors import KemoError
     from kemo_attention.evaluate.runner import normalise_models, run_evaluation
@@ -60,4 +60,6 @@ def evaluate(
     console = Console()
     title = f"{label}: {dataset.feature_mode} features, {cv}, {len(dataset)} samples (test folds, mean ± SD)"
     print_leaderboard(console, board, title)
+    if executor.nodes_used:
+        console.print(nodes_line(executor.nodes_used), highlight=False)
     console.print(f"wrote {out_dir}/ (leaderboard.md, fold_metrics.csv, oof_predictions.parquet, plots/)")

@@ -274,6 +274,7 @@ def run_evaluation(
         "oversample": bool(oversample),
         "backend": executor.backend,
         "workers": executor.workers,
+        **({"ray_nodes": executor.nodes_used} if executor.backend == "ray" else {}),
         "fast": bool(fast),
         "prediction_threshold": DECISION_THRESHOLD,
     }

@@ -52,6 +52,7 @@ def extract(
     import time
 
     from kemo_attention.config import FeatureSettings, LabelSettings
+    from kemo_attention.compute import nodes_line
     from kemo_attention.features.extract import extract_release
 
     started = time.perf_counter()
@@ -86,6 +87,8 @@ def extract(
         f"mode {mode}, {elapsed:.1f} s"
         + (f", {cache['hits']} from cache" if cache["enabled"] and cache["hits"] else "")
     )
+    if manifest["settings"].get("ray_nodes"):
+        typer.echo(nodes_line(manifest["settings"]["ray_nodes"]))
     for pcode, reason in manifest["skipped"].items():
         typer.echo(f"  skipped {pcode}: {reason}")
     typer.echo(f"wrote {Path(out) / manifest['files']['pkl']}, {Path(out) / manifest['files']['parquet']}, {Path(out) / 'manifest.json'}")

@@ -318,6 +318,8 @@ def _manifest(layout, ds, files, labels, ordered, skipped, col_layout, cache, ti
             "features": features.to_dict(),
             "backend": executor.backend,
             "workers": executor.workers,
+            # the nodes that ran this extraction's tasks (none when every participant was cached)
+            **({"ray_nodes": executor.nodes_used if hits < len(ordered) else []} if executor.backend == "ray" else {}),
         },
         "versions": _versions(),
     }
