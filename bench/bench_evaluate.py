@@ -84,25 +84,32 @@ def release_shaped_dataset(seed: int = 0):
     return Dataset(X, y, groups, None, None, meta)
 
 
-def run_one(name: str) -> dict:
+def run_one(name: str, keep: str | None = None) -> dict:
     from kemo_attention.compute import Executor
     from kemo_attention.evaluate.runner import run_evaluation
 
     cv, backend, workers = CONFIGS[name]
+    load_before = os.getloadavg()[0]
     built = time.perf_counter()
     ds = release_shaped_dataset()
     built = time.perf_counter() - built
-    out = Path(tempfile.mkdtemp(prefix="bench-eval-")) / "attention"
+    out = Path(keep) / name if keep else Path(tempfile.mkdtemp(prefix="bench-eval-")) / "attention"
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with _TreeMemory() as mem:
         cpu, wall = time.process_time(), time.perf_counter()
         board = run_evaluation(ds, out, cv=cv, executor=Executor(backend, workers=workers, progress=False))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    # CPU of the worker processes (counted once they have been waited for: the pool is closed
+    # by now); Ray's workers are not children of this process, so 0 there
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
     if backend == "ray":
         import ray
 
         ray.shutdown()
     manifest = json.loads((out / "manifest.json").read_text())
-    shutil.rmtree(out.parent, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(out.parent, ignore_errors=True)
     return {
         "config": name,
         "cv": cv,
@@ -112,6 +119,8 @@ def run_one(name: str) -> dict:
         "tasks": manifest["settings"]["n_folds"] * len(manifest["settings"]["models"]),
         "wall_s": round(wall, 2),
         "driver_cpu_s": round(cpu, 2),
+        "workers_cpu_s": round(workers_cpu, 2),
+        "load_avg_1min_before": round(load_before, 2),
         "tasks_wall_s": manifest["timings"]["tasks_wall_s"],
         "write_and_plots_s": manifest["timings"]["write_s"],
         "fit_s_by_model": manifest["timings"]["fit_s_by_model"],
@@ -128,17 +137,19 @@ def run_one(name: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--keep", metavar="DIR", help="keep each config's output folder as DIR/<config> (to compare runs)")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one config, print JSON
     args = ap.parse_args()
     if args.one:
-        print("BENCH-RESULT " + json.dumps(run_one(args.one)))
+        print("BENCH-RESULT " + json.dumps(run_one(args.one, args.keep)))
         return
     results = []
     for name in args.configs.split(","):
         if name not in CONFIGS:
             raise SystemExit(f"unknown config {name!r}; choose from {', '.join(CONFIGS)}")
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True)
+        command = [sys.executable, __file__, "--one", name] + (["--keep", str(Path(args.keep).resolve())] if args.keep else [])
+        proc = subprocess.run(command, capture_output=True, text=True)
         line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH-RESULT ")), None)
         if proc.returncode != 0 or line is None:
             print(proc.stderr[-3000:], file=sys.stderr)

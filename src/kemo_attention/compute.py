@@ -1,6 +1,6 @@
 """One executor for every parallel job of the tool: serial, local processes, or Ray.
 
-Feature extraction runs one task per participant; evaluation one task per (model, fold).
+Feature extraction runs one task per participant; evaluation one task per fold (all its models).
 Both call :meth:`Executor.map`, which returns results in the order of the items, shows a
 progress bar, and re-raises a failed task's error naming the task.
 

@@ -189,16 +189,18 @@ def test_each_task_fits_on_its_training_rows_only(monkeypatch, signal_dataset, t
 
 def test_a_failing_task_leaves_no_output_and_keeps_the_previous_run(monkeypatch, signal_dataset, signal_run, tmp_path):
     good, _ = signal_run
-    real = runner.fit_fold
+    real = runner.fit_model
 
-    def failing(item, **kw):
-        if item[0] == "lgbm" and item[1] == 2:
+    def failing(model, *args):
+        test_rows = args[3].index.to_numpy()  # fit_model(model, scale, select, X_train, X_test, ...)
+        if model == "lgbm" and np.array_equal(test_rows, folds[2][1]):
             raise RuntimeError("worker died")
-        return real(item, **kw)
+        return real(model, *args)
 
-    monkeypatch.setattr(runner, "fit_fold", failing)
+    folds = make_splits(signal_dataset.y, signal_dataset.group)
+    monkeypatch.setattr(runner, "fit_model", failing)
     fresh = tmp_path / "attention"
-    with pytest.raises(TaskError, match="task lgbm/fold2 failed: RuntimeError: worker died"):
+    with pytest.raises(TaskError, match="task fold2 failed: RuntimeError: lgbm: RuntimeError: worker died"):
         run_evaluation(signal_dataset, fresh, models=["lgbm"], fast=True)
     assert not fresh.exists() and list(tmp_path.iterdir()) == []
 

@@ -1,7 +1,6 @@
 """The named pipelines: user's settings, training rows only, foreign names, selection fallback."""
 
 import re
-import uuid
 
 import numpy as np
 import pandas as pd
@@ -50,8 +49,8 @@ def _front_of_fold(X, y, train, test, bools, nums):
     """The scale + select front as an evaluation run fits it: given ALL rows and the fold's indices."""
     from kemo_attention.evaluate import runner
 
-    settings = {"run_id": f"zoo-test-{uuid.uuid4().hex}", "seed": 42, "bool_columns": bools, "numeric_columns": nums}
-    scale, select, _, _, _ = runner._front_for_fold(0, train, test, X, y, settings)
+    settings = {"seed": 42, "bool_columns": bools, "numeric_columns": nums}
+    scale, select, _, _, _ = runner.fit_front(train, test, X, y, settings)
     return scale, select
 
 
@@ -255,3 +254,46 @@ def test_unknown_model_and_bad_columns_are_refused():
         make_pipeline("rf", bool_columns=["a"], numeric_columns=["a"])
     with pytest.raises(KemoError, match="unknown model"):
         describe_model("svm")
+
+
+def _members(X, y, **rf_params):
+    from kemo_attention.models.zoo import VOTING_MEMBERS, _estimator
+
+    members = {m: _estimator(m, 42, True, None) for m in VOTING_MEMBERS}
+    members["rf"].set_params(**rf_params)
+    return {m: est.fit(X, y) for m, est in members.items()}
+
+
+def test_soft_voting_built_from_fitted_members_equals_fitting_it(frame):
+    from kemo_attention.models.zoo import _estimator, soft_voting_from_fitted
+
+    X, y, groups, bools, nums = frame
+    Xa = X.to_numpy(dtype=np.float64)
+    tr, te = _split(groups)
+    fitted = _estimator("voting", 42, True, None).fit(Xa[tr], y[tr])
+    built = soft_voting_from_fitted(_estimator("voting", 42, True, None), _members(Xa[tr], y[tr]), y[tr])
+    # bit for bit, on unseen rows and on the training rows
+    assert np.array_equal(built.predict_proba(Xa[te]), fitted.predict_proba(Xa[te]))
+    assert np.array_equal(built.predict_proba(Xa[tr]), fitted.predict_proba(Xa[tr]))
+    assert np.array_equal(built.predict(Xa[te]), fitted.predict(Xa[te]))
+    assert list(built.named_estimators_) == ["logreg", "rf", "lgbm"] and built.classes_.tolist() == [0, 1]
+    # and the average really is over three different models (else the check above is weak)
+    probas = [m.predict_proba(Xa[te])[:, 1] for m in built.estimators_]
+    assert not np.allclose(probas[0], probas[1]) and not np.allclose(probas[1], probas[2])
+
+
+def test_soft_voting_refuses_members_it_would_not_have_fitted(frame):
+    from kemo_attention.models.zoo import _estimator, soft_voting_from_fitted
+
+    X, y, groups, bools, nums = frame
+    Xa = X.to_numpy(dtype=np.float64)
+    other = _members(Xa, y, max_depth=3)  # not the voting model's forest
+    with pytest.raises(ValueError, match="voting member 'rf' has other settings"):
+        soft_voting_from_fitted(_estimator("voting", 42, True, None), other, y)
+    same = _members(Xa, y)
+    with pytest.raises(ValueError, match="differ from the fitted ones"):
+        soft_voting_from_fitted(_estimator("voting", 42, True, None), {k: same[k] for k in ("rf", "logreg", "lgbm")}, y)
+    with pytest.raises(ValueError, match="only soft voting"):
+        soft_voting_from_fitted(_estimator("voting", 42, True, None).set_params(voting="hard"), same, y)
+    with pytest.raises(ValueError, match="re-encoded"):
+        soft_voting_from_fitted(_estimator("voting", 42, True, None), same, y + 1)

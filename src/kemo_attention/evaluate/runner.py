@@ -1,10 +1,12 @@
-"""One evaluation run: every model on the same grouped folds, one task per (model, fold).
+"""One evaluation run: every model on the same grouped folds, one task per fold.
 
 The dataset travels to the workers once (``Executor.map(shared=...)``: Ray's object store,
-or each local process's initializer); a task gets only (model name, fold number, training
-rows, test rows), fits the pipeline on the training rows, and returns probabilities for the
-test and training rows plus the selected features and their importances. Metrics are
-computed here from those probabilities, so every backend gives the same numbers.
+or each local process's initializer); a task gets only (fold number, model names, training
+rows, test rows), fits the fold's scale + select front once and every model behind it on
+the training rows (the voting model from its already fitted members), and returns, per
+model, probabilities for the test and training rows plus the selected features and their
+importances. Metrics are computed here from those probabilities, so every backend gives
+the same numbers.
 
 The output folder is written into a hidden temporary folder beside the target and renamed
 into place only when complete (``manifest.json`` with ``"complete": true`` is written last);
@@ -14,33 +16,50 @@ an existing folder is replaced only after the new one is complete. Nothing is pr
 from __future__ import annotations
 
 import time
-import uuid
 import warnings
-from collections import OrderedDict
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from kemo_attention.compute import Executor
+from kemo_attention.compute import Executor, default_workers
 from kemo_attention.config import DECISION_THRESHOLD
 from kemo_attention.dataset import Dataset
 from kemo_attention.errors import DataError, KemoError
 from kemo_attention.evaluate.metrics import binary_metrics, participant_metrics, predict_labels
 from kemo_attention.evaluate.splits import make_splits
-from kemo_attention.models.zoo import MODEL_NAMES
+from kemo_attention.models.zoo import MODEL_NAMES, VOTING_MEMBERS
 
 
 # ---------------------------------------------------------------------------- the task
-# The scale + select steps are the same for every model of a fold (same parameters, same
-# training rows), and on the release's 3,356 columns they cost as much as fitting most
-# models. Each worker process therefore keeps the fitted front of its most recent folds,
-# keyed by the run's id and the fold, and reuses it for the other models of that fold.
-# Fitting is deterministic, so a reused front is identical to a refitted one (the
-# backend-equality test checks this). Items are ordered fold by fold to make hits likely.
-_FRONT_CACHE: "OrderedDict[tuple[str, int], tuple]" = OrderedDict()
-_FRONT_CACHE_SIZE = 2
-_COST_ORDER = ("evxgb", "voting", "rf", "lgbm", "logreg", "dummy")  # slowest first (bench/bench_evaluate.py)
+# A task fits several models of ONE fold: by default every model of the run (see
+# _model_groups). What those models have in common is fitted once per task, because it is
+# the same computation with the same settings on the same rows, and fitting is
+# deterministic, so sharing it changes no number (tests/evaluate/test_shared_fits.py
+# compares with fitting each pipeline on its own):
+#
+# * the front (scale + select): on the release's 3,356 columns about 1 s per fold, as much
+#   as fitting a whole model;
+# * the voting model's members: soft voting is the mean of the predict_proba of logreg, rf
+#   and lgbm, which the same fold has just fitted on the same selected rows with the same
+#   settings; ``soft_voting_from_fitted`` builds the fitted VotingClassifier from them.
+# Order of fitting within a task: the voting model after its members (it reuses them).
+_FIT_ORDER = ("evxgb", "rf", "lgbm", "logreg", "voting", "dummy")
+
+
+def _model_groups(models: list[str], n_folds: int, workers: int) -> list[tuple[str, ...]]:
+    """How a fold's models are split into tasks (each group fits its own copy of the front).
+
+    One group per fold when there are folds enough to keep every worker busy (at least two
+    per worker); with fewer folds (5-fold CV on many cores) two groups per fold: the voting
+    model with its members (it reuses them), and the rest.
+    """
+    ordered = sorted(models, key=_FIT_ORDER.index)
+    if n_folds >= 2 * workers:
+        return [tuple(ordered)]
+    family = {"voting", *VOTING_MEMBERS} if "voting" in models else set()
+    groups = [tuple(m for m in ordered if m in family), tuple(m for m in ordered if m not in family)]
+    return [g for g in groups if g]
 
 
 def _fit_front(front, X_train, y_train):
@@ -48,14 +67,13 @@ def _fit_front(front, X_train, y_train):
     return front.fit_transform(X_train, y_train)
 
 
-def _front_for_fold(fold, train_idx, test_idx, X, y, settings):
-    """(scale, select, selected training rows, selected test rows, seconds spent fitting)."""
+def fit_front(train_idx, test_idx, X, y, settings):
+    """The fold's fitted front: (scale, select, selected training rows, selected test rows, seconds).
+
+    Fitted on the training rows only; the test rows are only transformed.
+    """
     from kemo_attention.models.zoo import FRONT_STEPS, make_pipeline
 
-    key = (settings["run_id"], int(fold))
-    if key in _FRONT_CACHE:
-        _FRONT_CACHE.move_to_end(key)
-        return (*_FRONT_CACHE[key], 0.0)
     started = time.perf_counter()
     front = make_pipeline(
         "dummy",
@@ -65,18 +83,42 @@ def _front_for_fold(fold, train_idx, test_idx, X, y, settings):
     )[:FRONT_STEPS]
     X_train = _fit_front(front, X.iloc[train_idx], y[train_idx])
     X_test = front.transform(X.iloc[test_idx])
-    entry = (front.steps[0][1], front.steps[1][1], X_train, X_test)
-    seconds = time.perf_counter() - started
-    _FRONT_CACHE[key] = entry
-    while len(_FRONT_CACHE) > _FRONT_CACHE_SIZE:
-        _FRONT_CACHE.popitem(last=False)
-    return (*entry, seconds)
+    return front.steps[0][1], front.steps[1][1], X_train, X_test, time.perf_counter() - started
 
 
 def fit_fold(item, X, y, groups, settings) -> dict[str, Any]:
-    """Fit one model on one fold's training rows; score nothing (the parent does).
+    """Fit a group of models on one fold's training rows; score nothing (the parent does).
 
-    ``item`` = (model name, fold number, train indices, test indices).
+    ``item`` = (fold number, model names, train indices, test indices). Returns the fold,
+    the seconds spent fitting its front and one result per model, in the order given.
+    """
+    from threadpoolctl import threadpool_limits
+
+    fold, models, train_idx, test_idx = item
+    # One BLAS thread on every backend: same arithmetic in the parent (serial) as in workers.
+    with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scale, select, X_train, X_test, front_seconds = fit_front(train_idx, test_idx, X, y, settings)
+    front_warnings = _messages(caught)
+    fitted: dict[str, Any] = {}  # model name -> its fitted pipeline, for the voting model
+    results = []
+    for model in models:
+        try:
+            results.append(
+                fit_model(model, scale, select, X_train, X_test, y[train_idx], groups[train_idx], settings, fitted)
+            )
+        except KemoError:
+            raise
+        except Exception as exc:  # name the model: a task holds several
+            raise RuntimeError(f"{model}: {type(exc).__name__}: {exc}") from exc
+    return {"fold": int(fold), "front_seconds": front_seconds, "front_warnings": front_warnings, "models": results}
+
+
+def fit_model(model, scale, select, X_train, X_test, y_train, groups_train, settings, fitted) -> dict[str, Any]:
+    """Fit one model's pipeline behind the fold's fitted front; its probabilities and features.
+
+    ``fitted`` holds the pipelines this fold has fitted so far (the voting model reuses its
+    members from it) and gets this one added.
     """
     from threadpoolctl import threadpool_limits
 
@@ -86,11 +128,9 @@ def fit_fold(item, X, y, groups, settings) -> dict[str, Any]:
         fit_pipeline,
         make_pipeline,
         selected_features,
+        soft_voting_from_fitted,
     )
 
-    model, fold, train_idx, test_idx = item
-    caught_messages: list[str] = []
-    # One BLAS thread on every backend: same arithmetic in the parent (serial) as in workers.
     with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pipe = make_pipeline(
@@ -101,37 +141,61 @@ def fit_fold(item, X, y, groups, settings) -> dict[str, Any]:
             random_state=settings["seed"],
             fast=settings.get("fast", False),
         )
-        scale, select, X_train, X_test, front_seconds = _front_for_fold(fold, train_idx, test_idx, X, y, settings)
         pipe.steps[0] = (pipe.steps[0][0], scale)
         pipe.steps[1] = (pipe.steps[1][0], select)
         tail = pipe[FRONT_STEPS:]  # shares its step objects with pipe: fitting it fits pipe
         started = time.perf_counter()
-        fit_pipeline(tail, X_train, y[train_idx], groups[train_idx])
+        members = [fitted.get(m) for m in VOTING_MEMBERS]
+        reused = model == "voting" and all(p is not None for p in members)
+        if reused:
+            # the members' fitted steps between the front and the estimator (to_array, and the
+            # sampler when oversampling) are the voting pipeline's, fitted on the same rows
+            for i, (name, step) in enumerate(tail.steps[:-1]):
+                tail.steps[i] = (name, _same_step(step, members[0][FRONT_STEPS:].steps[i], name))
+            voting = soft_voting_from_fitted(
+                tail.steps[-1][1], {m: p.steps[-1][1] for m, p in zip(VOTING_MEMBERS, members)}, y_train
+            )
+            tail.steps[-1] = (tail.steps[-1][0], voting)
+        else:
+            fit_pipeline(tail, X_train, y_train, groups_train)
         fit_seconds = time.perf_counter() - started
+        fitted[model] = pipe
         col = list(pipe.classes_).index(1)
         proba_test = np.asarray(tail.predict_proba(X_test)[:, col], dtype=np.float64)
         proba_train = np.asarray(tail.predict_proba(X_train)[:, col], dtype=np.float64)
         features = selected_features(pipe)
         importances = np.asarray(feature_importances(pipe), dtype=np.float64)
-    for w in caught:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
-        if text not in caught_messages:
-            caught_messages.append(text)
     last = pipe.steps[-1][1]
     return {
         "model": model,
-        "fold": int(fold),
         "proba_test": proba_test,
         "proba_train": proba_train,
         "features": features,
         "importances": importances,
         "fit_seconds": fit_seconds,
-        "front_seconds": front_seconds,
+        "reused_members": reused,
         "selector_fallback": bool(getattr(select, "fallback_used_", False)),
         # EvXGB: rounds the fitted model uses and rounds built before early stopping ended it
         "boosting_rounds": _boosting_rounds(last) if model == "evxgb" else None,
-        "warnings": caught_messages,
+        "warnings": _messages(caught),
     }
+
+
+def _same_step(unfitted, member_step, name):
+    """The member's fitted step, after checking it is the step the voting pipeline would fit."""
+    member_name, fitted = member_step
+    if member_name != name or type(fitted) is not type(unfitted) or fitted.get_params() != unfitted.get_params():
+        raise RuntimeError(f"voting: its {name!r} step differs from its members'; cannot reuse their fits")
+    return fitted
+
+
+def _messages(caught) -> list[str]:
+    messages: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
+        if text not in messages:
+            messages.append(text)
+    return messages
 
 
 def _boosting_rounds(estimator) -> dict[str, Any]:
@@ -237,15 +301,14 @@ def run_evaluation(
         "oversample": bool(oversample),
         "seed": int(seed),
         "fast": bool(fast),
-        "run_id": uuid.uuid4().hex,  # keys the per-worker cache of fitted scale + select steps
     }
-    # Fold by fold, so that a worker's cached front serves the other models of its fold;
-    # within a fold the slowest models first, so no long task is left alone at the end.
-    by_cost = sorted(model_list, key=_COST_ORDER.index)
-    items = [(m, k, tr, te) for k, (tr, te) in enumerate(folds) for m in by_cost]
-    names = [f"{m}/fold{k}" for m, k, _, _ in items]
+    # Fold by fold (the items' order is the order the tasks start in).
+    workers = 1 if executor.backend == "serial" else (executor.workers or default_workers())
+    model_groups = _model_groups(model_list, len(folds), workers)
+    items = [(k, group, tr, te) for k, (tr, te) in enumerate(folds) for group in model_groups]
+    names = [f"fold{k}" + ("" if len(model_groups) == 1 else f" ({', '.join(g)})") for k, g, _, _ in items]
     tasks_started = time.perf_counter()
-    results = executor.map(
+    task_results = executor.map(
         fit_fold,
         items,
         shared={"X": X, "y": dataset.y, "groups": dataset.group, "settings": settings},
@@ -253,6 +316,7 @@ def run_evaluation(
         names=names,
     )
     tasks_seconds = time.perf_counter() - tasks_started
+    results = [{**r, "fold": t["fold"]} for t in task_results for r in t["models"]]
     rank = {m: i for i, m in enumerate(model_list)}
     results.sort(key=lambda r: (rank[r["model"]], r["fold"]))  # tables read model by model
 
@@ -262,8 +326,11 @@ def run_evaluation(
         "fit_s_by_model": {
             m: round(sum(r["fit_seconds"] for r in results if r["model"] == m), 3) for m in model_list
         },
-        # scale + select fits (once per fold and worker; the models of a fold share them)
-        "front_fit_s": round(sum(r["front_seconds"] for r in results), 3),
+        # scale + select: fitted once per task (a task = the models of one fold, or a group of them)
+        "front_fit_s": round(sum(t["front_seconds"] for t in task_results), 3),
+        "front_fits": len(task_results),
+        # folds whose voting model was assembled from the fold's fitted logreg, rf and lgbm
+        "voting_folds_reusing_members": sum(bool(r["reused_members"]) for r in results if r["model"] == "voting"),
     }
     run_info = {
         "models": model_list,
@@ -280,7 +347,7 @@ def run_evaluation(
     }
     notes = {
         "selector_fallbacks": [f"{r['model']}/fold{r['fold']}" for r in results if r["selector_fallback"]],
-        "warnings": sorted({w for r in results for w in r["warnings"]}),
+        "warnings": sorted({w for r in results for w in r["warnings"]} | {w for t in task_results for w in t["front_warnings"]}),
         # per EvXGB fold: rounds used (best round + 1), rounds built, kind of inner split
         "boosting_rounds": {
             f"{r['model']}/fold{r['fold']}": r["boosting_rounds"] for r in results if r["boosting_rounds"] is not None

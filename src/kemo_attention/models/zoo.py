@@ -36,6 +36,7 @@ from kemo_attention.errors import KemoError
 
 MODEL_NAMES = ("logreg", "rf", "lgbm", "voting", "evxgb", "dummy")
 FRONT_STEPS = 2  # "scale" and "select": identical for every model (the runner shares them per fold)
+VOTING_MEMBERS = ("logreg", "rf", "lgbm")  # the soft-voting model's members, each as under its own name
 
 LGBM_PARAMS = dict(
     random_state=42,
@@ -195,7 +196,7 @@ def _estimator(name: str, random_state: int, fast: bool, sampler):
     if name == "voting":
         from sklearn.ensemble import VotingClassifier
 
-        members = [(m, _estimator(m, random_state, fast, None)) for m in ("logreg", "rf", "lgbm")]
+        members = [(m, _estimator(m, random_state, fast, None)) for m in VOTING_MEMBERS]
         return VotingClassifier(members, voting="soft")
     if name == "evxgb":
         from kemo_attention.models.evxgb import EvXGBClassifier
@@ -263,6 +264,45 @@ def make_pipeline(
         steps.append(("to_array", FunctionTransformer(_to_array)))
         steps.append((name, _estimator(name, random_state, fast, None)))
     return Pipeline(steps)
+
+
+def soft_voting_from_fitted(voting, members: dict, y):
+    """``voting`` (an unfitted soft VotingClassifier) as ``voting.fit(X, y)`` would leave it,
+    built from ``members`` (name -> estimator) already fitted on those ``X, y``.
+
+    ``VotingClassifier.fit`` encodes ``y`` with a LabelEncoder and fits a clone of every
+    member on ``X`` and the encoded labels; its ``predict_proba`` is the (weighted) mean of
+    the members' ``predict_proba``. A clone fitted on the same rows with the same settings
+    is the same model, as fitting is deterministic (every member here has a fixed
+    random_state), so the evaluation reuses the members it fitted under their own names
+    instead of fitting them twice. The caller guarantees the rows; this checks the rest:
+    soft voting, the same member names in the same order, each member of the same class
+    with the same parameters, and labels that the encoder leaves unchanged (0 and 1), so
+    that the members saw the labels ``fit`` would have given them.
+    """
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import Bunch
+
+    if voting.voting != "soft":
+        raise ValueError(f"only soft voting averages its members' probabilities; got voting={voting.voting!r}")
+    names = [name for name, _ in voting.estimators]
+    if names != list(members):
+        raise ValueError(f"voting members {names} differ from the fitted ones {list(members)}")
+    for name, unfitted in voting.estimators:
+        fitted = members[name]
+        if type(fitted) is not type(unfitted) or fitted.get_params() != unfitted.get_params():
+            raise ValueError(f"voting member {name!r} has other settings than the fitted {type(fitted).__name__}")
+    encoder = LabelEncoder().fit(y)
+    if not np.array_equal(encoder.transform(encoder.classes_), encoder.classes_):
+        raise ValueError(f"labels {encoder.classes_.tolist()} are re-encoded by VotingClassifier; expected 0 and 1")
+    voting.le_ = encoder
+    voting.classes_ = encoder.classes_
+    voting.estimators_ = [members[name] for name in names]
+    voting.named_estimators_ = Bunch(**{name: members[name] for name in names})
+    for name in names:  # as fit does: the last member that has them
+        if hasattr(members[name], "feature_names_in_"):
+            voting.feature_names_in_ = members[name].feature_names_in_
+    return voting
 
 
 def fit_pipeline(pipeline, X, y, groups=None):
