@@ -98,18 +98,23 @@ def padded_window_stats(V: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
     cols = np.arange(L)[None, :]
     nf = np.maximum(n, 1).astype(np.float64)
 
-    def clear_tail(X: np.ndarray, keep: np.ndarray | int, fill: float = 0.0) -> None:
-        # Positions at or after `keep` (per row) get `fill`.
-        if ragged:
-            X[cols >= np.asarray(keep)[:, None]] = fill
-        else:
-            X[:, int(keep if np.isscalar(keep) else keep[0]):] = fill
+    n_min = int(n.min())
+
+    def clear_tail(X: np.ndarray, keep: np.ndarray, fill: float = 0.0) -> None:
+        # Positions at or after `keep` (= n, per row) get `fill`. Only columns n.min() ..
+        # n.max() need a mask: rows of one batch have similar lengths, so that is a small part.
+        first, last = n_min, int(keep.max())
+        X[:, last:] = fill
+        if ragged and last > first:
+            X[:, first:last][cols[:, first:last] >= keep[:, None]] = fill
 
     a, b, c = (x[: R * L].reshape(R, L) for x in _buffers(3, R * L))
     # Order-dependent statistics first, before the sort.
     d = a
     np.subtract(V[:, 1:], V[:, :-1], out=d[:, :-1])
-    clear_tail(d, np.maximum(n - 1, 0))
+    # V is zero after n: differences past position n - 1 are already 0; clear n - 1 and the last column.
+    d[:, -1] = 0.0
+    d[np.flatnonzero(n > 0), np.maximum(n - 1, 0)[n > 0]] = 0.0
     T = np.multiply(d, d, out=b)
     sq_diff = _row_sums(T)
     np.abs(d, out=d)
@@ -209,8 +214,8 @@ def _histogram_entropy(S: np.ndarray, n: np.ndarray, mn: np.ndarray, mx: np.ndar
 
     Edges as ``np.linspace(mn, mx, bins + 1)`` builds them (``j * step + mn``,
     last edge exactly ``mx``); bin j holds ``e_j <= v < e_{j+1}``, the last bin
-    also ``v == mx`` (numpy's rule). Counts come from one vectorised binary
-    search for all inner edges of all rows at once.
+    also ``v == mx`` (numpy's rule). Counts come from binary searches of the
+    inner edges in the sorted rows.
     """
     R, L = S.shape
     bep = np.zeros(R)
@@ -226,20 +231,16 @@ def _histogram_entropy(S: np.ndarray, n: np.ndarray, mn: np.ndarray, mx: np.ndar
     j = (np.arange(q_row.size) - np.repeat(first_q, nb - 1) + 1).astype(np.float64)
     zero_step = step == 0
     edge = np.where(zero_step[q_row], j / nb[q_row] * delta[q_row], j * step[q_row]) + mn[rows][q_row]
-    # Count of values < edge in each sorted row: bisection on all queries together.
-    base = rows[q_row] * L
-    lo = np.zeros(q_row.size, dtype=np.int64)
-    hi = n[rows][q_row].astype(np.int64)
-    flat = S.reshape(-1)
-    while True:
-        active = lo < hi
-        if not active.any():
-            break
-        mid = (lo + hi) // 2
-        below = np.zeros(q_row.size, dtype=bool)
-        below[active] = flat[base[active] + mid[active]] < edge[active]
-        lo = np.where(active & below, mid + 1, lo)
-        hi = np.where(active & ~below, mid, hi)
+    # Count of values < edge in each sorted row: a binary search per row for a few long
+    # rows; a bisection on all queries together for many short ones (where a call per row
+    # would cost more than the ~log2(L) vectorised steps).
+    if rows.size <= _ROWWISE_SEARCH_MAX_ROWS:
+        lo = np.empty(q_row.size, dtype=np.int64)
+        for r, (row, k, q0) in enumerate(zip(rows.tolist(), n[rows].tolist(), first_q.tolist())):
+            q1 = q0 + int(nb[r]) - 1
+            lo[q0:q1] = np.searchsorted(S[row, :k], edge[q0:q1], side="left")
+    else:
+        lo = _bisect_counts(S, n, rows, q_row, edge)
     # Positions per row: 0, counts below inner edges, n  -> bin counts.
     total = nb.sum()
     pos = np.zeros(total + rows.size, dtype=np.int64)
@@ -257,3 +258,29 @@ def _histogram_entropy(S: np.ndarray, n: np.ndarray, mn: np.ndarray, mx: np.ndar
         terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     bep[rows] = np.bincount(bin_row, weights=terms, minlength=rows.size)
     return bep
+
+
+# Up to this many rows, _histogram_entropy searches row by row (np.searchsorted).
+_ROWWISE_SEARCH_MAX_ROWS = 32
+
+
+def _bisect_counts(S: np.ndarray, n: np.ndarray, rows: np.ndarray, q_row: np.ndarray,
+                   edge: np.ndarray) -> np.ndarray:
+    """For each query q: how many of the first ``n`` values of sorted row ``rows[q_row[q]]``
+    of ``S`` are ``< edge[q]`` (what ``np.searchsorted(..., side="left")`` gives), all
+    queries bisected together."""
+    L = S.shape[1]
+    base = rows[q_row] * L
+    lo = np.zeros(q_row.size, dtype=np.int64)
+    hi = n[rows][q_row].astype(np.int64)
+    flat = S.reshape(-1)
+    while True:
+        active = lo < hi
+        if not active.any():
+            break
+        mid = (lo + hi) // 2
+        below = np.zeros(q_row.size, dtype=bool)
+        below[active] = flat[base[active] + mid[active]] < edge[active]
+        lo = np.where(active & below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
+    return lo
