@@ -67,9 +67,64 @@ def new_batch(rows: int, width: int) -> np.ndarray:
     return V
 
 
-def _row_sums(X: np.ndarray) -> np.ndarray:
+def _block_sums(X: np.ndarray) -> np.ndarray:
+    """Sum of each block of BLOCK values of each row (``X``'s width: a multiple of BLOCK)."""
     R, L = X.shape
-    return np.cumsum(X.reshape(R, L // BLOCK, BLOCK).sum(axis=2), axis=1)[:, -1]
+    return X.reshape(R, L // BLOCK, BLOCK).sum(axis=2)
+
+
+# Values per tile of _moment_sums: a tile's few scratch arrays stay in the core's cache,
+# where whole-batch passes would stream every intermediate through memory.
+_TILE_VALUES = 1 << 16
+
+
+def _moment_sums(V: np.ndarray, n: np.ndarray, nf: np.ndarray):
+    """Row sums of (d = consecutive differences) d**2 and |d|, the mean, and the sums of D**2,
+    D**3 and D**4 (D = v - mean, 0 after n), with D itself.
+
+    The batch is swept in tiles of whole blocks (columns), twice (the mean first). A row's
+    sum is its block sums (numpy's pairwise sum inside a block) added in order, so the
+    numbers depend neither on the tile width nor on the other rows (see ``BLOCK``).
+    """
+    R, L = V.shape
+    tile = max(BLOCK, _TILE_VALUES // R // BLOCK * BLOCK)
+    D, work_a, work_b = (x[: R * L].reshape(R, L) for x in _buffers(3, R * L))
+    flat_a, flat_b = work_a.reshape(-1), work_b.reshape(-1)
+    sums = np.empty((6, R, L // BLOCK))
+    last = n - 1  # a row's last difference, v[n] - v[n - 1], reads the zero padding: it is 0
+    for j in range(0, L, tile):
+        e = min(j + tile, L)
+        w, k0, k1 = e - j, j // BLOCK, e // BLOCK
+        d = flat_a[: R * w].reshape(R, w)
+        if e < L:
+            np.subtract(V[:, j + 1: e + 1], V[:, j:e], out=d)
+        else:
+            np.subtract(V[:, j + 1:], V[:, j:-1], out=d[:, :-1])
+            d[:, -1] = 0.0
+        ends = np.flatnonzero((last >= j) & (last < e))
+        d[ends, last[ends] - j] = 0.0
+        T = np.multiply(d, d, out=flat_b[: R * w].reshape(R, w))
+        sums[0, :, k0:k1] = _block_sums(T)
+        np.abs(d, out=d)
+        sums[1, :, k0:k1] = _block_sums(d)
+        sums[2, :, k0:k1] = _block_sums(V[:, j:e])
+    totals = np.cumsum(sums[:3], axis=2)[:, :, -1]
+    mean = totals[2] / nf
+    n_min = int(n.min())
+    for j in range(0, L, tile):
+        e = min(j + tile, L)
+        w, k0, k1 = e - j, j // BLOCK, e // BLOCK
+        Dt = np.subtract(V[:, j:e], mean[:, None], out=D[:, j:e])
+        if e > n_min:  # some row ends in or before this tile
+            Dt[np.arange(j, e)[None, :] >= n[:, None]] = 0.0
+        T = np.multiply(Dt, Dt, out=flat_b[: R * w].reshape(R, w))
+        sums[3, :, k0:k1] = _block_sums(T)
+        U = np.multiply(T, Dt, out=flat_a[: R * w].reshape(R, w))
+        sums[4, :, k0:k1] = _block_sums(U)
+        np.multiply(T, T, out=T)
+        sums[5, :, k0:k1] = _block_sums(T)
+    moments = np.cumsum(sums[3:], axis=2)[:, :, -1]
+    return totals[0], totals[1], mean, moments[0], moments[1], moments[2], D
 
 
 def numeric_window_stats(values: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
@@ -108,30 +163,13 @@ def padded_window_stats(V: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
         if ragged and last > first:
             X[:, first:last][cols[:, first:last] >= keep[:, None]] = fill
 
-    a, b, c = (x[: R * L].reshape(R, L) for x in _buffers(3, R * L))
-    # Order-dependent statistics first, before the sort.
-    d = a
-    np.subtract(V[:, 1:], V[:, :-1], out=d[:, :-1])
-    # V is zero after n: differences past position n - 1 are already 0; clear n - 1 and the last column.
-    d[:, -1] = 0.0
-    d[np.flatnonzero(n > 0), np.maximum(n - 1, 0)[n > 0]] = 0.0
-    T = np.multiply(d, d, out=b)
-    sq_diff = _row_sums(T)
-    np.abs(d, out=d)
-    asc = _row_sums(d)
-
-    # Central moments as scipy defines them: D = v - mean, mean(D**2), mean(D**2 * D),
-    # mean((D**2)**2); two-pass, never from running sums.
-    mean = _row_sums(V) / nf
-    D = np.subtract(V, mean[:, None], out=a)
-    clear_tail(D, n)
-    np.multiply(D, D, out=T)
-    s2 = _row_sums(T)
+    # Order-dependent statistics (before the sort) and the central moments as scipy defines
+    # them: D = v - mean, mean(D**2), mean(D**2 * D), mean((D**2)**2); two-pass, never from
+    # running sums.
+    sq_diff, asc, mean, s2, s3, s4, D = _moment_sums(V, n, nf)
     m2 = s2 / nf
-    U = np.multiply(T, D, out=c)
-    m3 = _row_sums(U) / nf
-    np.multiply(T, T, out=T)
-    m4 = _row_sums(T) / nf
+    m3 = s3 / nf
+    m4 = s4 / nf
 
     with np.errstate(divide="ignore", invalid="ignore"):
         std = np.where(n >= 2, np.sqrt(s2 / np.maximum(nf - 1.0, 1.0)), 0.0)
@@ -163,8 +201,8 @@ def padded_window_stats(V: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
     out["MED"] = np.where(constant, mn, med)
     out["ASC"] = np.where(live, asc, 0.0)
     out["STD"] = np.where(live, std, 0.0)
-    out["SKW"] = np.where(live, np.nan_to_num(skw, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
-    out["KUR"] = np.where(live, np.nan_to_num(kur, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+    out["SKW"] = np.where(live & np.isfinite(skw), skw, 0.0)  # NaN / inf: undefined -> 0
+    out["KUR"] = np.where(live & np.isfinite(kur), kur, 0.0)
     out["TSC"] = np.where(live & (std > 0), tsc, 0.0)
     out["BEP"] = np.where(live, bep, 0.0)
     for name in NUM_STATS:
