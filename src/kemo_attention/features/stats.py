@@ -59,11 +59,14 @@ def _buffers(count: int, size: int) -> list[np.ndarray]:
     return bufs[:count]
 
 
-def new_batch(rows: int, width: int) -> np.ndarray:
+def new_batch(rows: int, width: int, zeroed: bool = True) -> np.ndarray:
     """A zeroed ``(rows, width)`` batch for :func:`padded_window_stats` (width from
-    :func:`padded_width`), in this thread's scratch memory: valid until the next call."""
+    :func:`padded_width`), in this thread's scratch memory: valid until the next call.
+    ``zeroed=False``: left as the last batch left it, for a caller that writes every row's
+    values and zeros after them itself."""
     V = _buffers(4, rows * width)[3][: rows * width].reshape(rows, width)
-    V.fill(0.0)
+    if zeroed:
+        V.fill(0.0)
     return V
 
 

@@ -292,10 +292,11 @@ def _numeric_windows(buf: np.ndarray, run_starts: np.ndarray, start: np.ndarray,
         return out
     todo = todo[np.argsort(n[todo], kind="stable")]
     for rows in _batches(n[todo], todo):
-        V = new_batch(rows.size, padded_width(int(n[rows].max())))
+        V = new_batch(rows.size, padded_width(int(n[rows].max())), zeroed=False)
         for r, i in enumerate(rows):
             k, a = int(n[i]), int(start[i])
             V[r, :k] = buf[a: a + k]
+            V[r, k:] = 0.0  # the padding (rows of a batch have similar lengths: short)
             got = patches.get(int(i))
             if got is not None:
                 first_k, vals = got
