@@ -65,8 +65,9 @@ print(json.dumps({"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak, "after_impo
 """
 
 # Runs in a fresh interpreter: the same participant stage by stage, in CPU seconds (one
-# thread): read and streams table by table as extraction does, then the window engine per
-# stream (its grid building timed apart), then the whole assembly (engine included).
+# thread): read and streams table by table as extraction does, then the assembly of the
+# feature rows, inside which the window engine is timed per stream and its grid building
+# apart ("windows" = engine - grid; "assembly" = the rest: context, labels, the matrix).
 _PROFILE = r"""
 import json, sys, time
 import numpy as np
@@ -108,15 +109,16 @@ def timed(build):
     return run
 window.build_numeric_grid = timed(window.build_numeric_grid)
 window.build_categorical_runs = timed(window.build_categorical_runs)
-t = sample_times(labels.prompt_ms)
 per_stream = {}
-e0 = cpu()
-for name, stream in streams.items():
+engine = window.stream_features
+def timed_stream(stream, *args, **kwargs):
     s = cpu()
-    window.stream_features(stream, t, mode=mode, present=len(stream.times) > 0)
-    per_stream[name] = cpu() - s
-engine_s = cpu() - e0
-grid = grid_s[0]
+    try:
+        return engine(stream, *args, **kwargs)
+    finally:
+        per_stream[stream.spec.name] = cpu() - s
+window.stream_features = timed_stream  # feature_blocks calls it through the module
+t = sample_times(labels.prompt_ms)
 if mode == "causal":
     past = list(zip(labels.prompt_ms.tolist(), labels.y.tolist(), labels.response_ms.tolist()))
 else:
@@ -125,6 +127,8 @@ a0 = cpu()
 num, flags = feature_blocks(streams, labels.prompt_ms, userinfo=None, past_labels=past, settings=FeatureSettings(mode=mode))
 X = blocks_to_frame(num, flags)
 assembly_s = cpu() - a0
+engine_s = sum(per_stream.values())
+grid = grid_s[0]
 print(json.dumps({"raw_rows": rows, "prompts": int(len(t)), "mode": mode, "read_s": read_s, "streams_s": streams_s,
                   "grid_s": grid, "windows_s": engine_s - grid, "engine_s": engine_s,
                   "engine_plus_assembly_s": assembly_s, "assembly_only_s": assembly_s - engine_s,
