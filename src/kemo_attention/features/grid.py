@@ -106,7 +106,7 @@ def _bins(times: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     here = (times.size, int(times[0]), int(times[-1]))
     if got is not None and last_step == step and ends == here and ref() is times:
         return got
-    sample_bin = np.floor_divide(times - times[0], step)
+    sample_bin = _offsets_over_step(times - times[0], step)
     # Times are sorted, so each bin's samples are one contiguous run.
     new_bin = np.empty(times.size, dtype=bool)
     new_bin[0] = True
@@ -118,6 +118,21 @@ def _bins(times: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, np.ndar
         array.flags.writeable = False
     _last_bins = (weakref.ref(times), step, here, got)
     return got
+
+
+def _offsets_over_step(offsets: np.ndarray, step: int) -> np.ndarray:
+    """``offsets // step`` for sorted non-negative int64 offsets, a few times faster in float64.
+
+    Exact while the offsets stay below 2**53: an integer x converts exactly, and when x / step
+    is not an integer it lies at least 1 / step from one, far more than the rounding of the
+    float quotient (x / step * 2**-53), so flooring it gives the integer quotient.
+    """
+    if offsets.size == 0 or int(offsets[-1]) >= 2**53 or int(offsets[0]) < 0:
+        return np.floor_divide(offsets, step)
+    quotient = offsets.astype(np.float64)
+    quotient /= step
+    np.floor(quotient, out=quotient)
+    return quotient.astype(np.int64)
 
 
 @dataclass
