@@ -451,3 +451,26 @@ def test_threads_get_their_own_scratch_memory():
     for got, expected in zip(threaded, serial * 2):
         for name, arr in expected.items():
             np.testing.assert_array_equal(got[name], arr)
+
+
+def test_row_statistics_do_not_depend_on_batch_or_tiling(monkeypatch):
+    # Serving computes a window alone, extraction in batches swept tile by tile: a row's
+    # numbers must be the same bits either way (each sum adds the same blocks in one order).
+    from kemo_attention.features import stats
+
+    rng = np.random.default_rng(21)
+    rows, width = 24, 4_000  # 96,000 values: more than one tile of the default size
+    block = np.cumsum(rng.normal(size=(rows, width)), axis=1) + rng.normal(0, 1e3, (rows, 1))
+    n = rng.integers(width - 300, width + 1, rows)
+    n[3] = 2  # a short row among long ones
+    alone = [numeric_window_stats(block[r : r + 1, : n[r]].copy(), n[r : r + 1]) for r in range(rows)]
+    batched = numeric_window_stats(block.copy(), n)
+    monkeypatch.setattr(stats, "_TILE_VALUES", stats.BLOCK)  # one block of columns per tile
+    narrow = numeric_window_stats(block.copy(), n)
+    for r in range(rows):
+        for stat in NUM_STATS:
+            assert batched[stat][r].tobytes() == alone[r][stat][0].tobytes(), (r, stat)
+            assert narrow[stat][r].tobytes() == alone[r][stat][0].tobytes(), (r, stat)
+    expected = scipy_stats(block[0, : n[0]])  # and the numbers are the statistics
+    for stat, x in expected.items():
+        assert abs(batched[stat][0] - x) <= 1e-9 * max(1.0, abs(x)), stat

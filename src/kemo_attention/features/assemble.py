@@ -1,8 +1,8 @@
 """One participant's feature rows: streams -> the numeric and bool blocks -> a frame.
 
-:func:`features_for_prompts` is what serving and the dashboard call; extraction runs its
-two steps (``build_streams``, then :func:`feature_blocks`) once per participant
-(:mod:`~kemo_attention.features.task`). NaN, infinite and undefined values become 0 / false.
+:func:`features_for_prompts` is what serving and the dashboard call; extraction builds the
+same streams table by table as it reads them, then runs :func:`feature_blocks` once per
+participant (:mod:`~kemo_attention.features.task`). NaN, infinite and undefined values become 0 / false.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ dropped, which makes counting a window's values a matter of run overlaps.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,19 +84,55 @@ def build_numeric_grid(times: np.ndarray, values: np.ndarray, step: int) -> Nume
     if times.size == 0:
         return None
     t0 = int(times[0])
-    sample_bin = np.floor_divide(times - t0, step)
+    sample_bin, bin_start, counts, filled = _bins(times, step)
+    sums = np.add.reduceat(np.asarray(values, dtype=np.float64), bin_start)
+    return NumericGrid(
+        t0=t0, step=step, n_points=int(sample_bin[-1]) + 1,
+        filled=filled, means=sums / counts,
+        sample_bin=sample_bin, bin_start=bin_start,
+    )
+
+
+# The bins of the last times array seen: several streams of one table share their times
+# array (ACC_AXX .. ACC_MAG, the seven ACE_*), so their bins are computed once. The times
+# are held by a weak reference: a new array never matches a freed one's bins.
+_last_bins: tuple = (None, 0, None, None)
+
+
+def _bins(times: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each sample's grid index, each filled bin's first sample, its count and grid index."""
+    global _last_bins
+    ref, last_step, ends, got = _last_bins
+    here = (times.size, int(times[0]), int(times[-1]))
+    if got is not None and last_step == step and ends == here and ref() is times:
+        return got
+    sample_bin = _offsets_over_step(times - times[0], step)
     # Times are sorted, so each bin's samples are one contiguous run.
     new_bin = np.empty(times.size, dtype=bool)
     new_bin[0] = True
     np.not_equal(sample_bin[1:], sample_bin[:-1], out=new_bin[1:])
     bin_start = np.flatnonzero(new_bin)
-    sums = np.add.reduceat(np.asarray(values, dtype=np.float64), bin_start)
     counts = np.diff(np.append(bin_start, times.size))
-    return NumericGrid(
-        t0=t0, step=step, n_points=int(sample_bin[-1]) + 1,
-        filled=sample_bin[bin_start], means=sums / counts,
-        sample_bin=sample_bin, bin_start=bin_start,
-    )
+    got = (sample_bin, bin_start, counts, sample_bin[bin_start])
+    for array in got:  # shared by several grids: nobody may change them in place
+        array.flags.writeable = False
+    _last_bins = (weakref.ref(times), step, here, got)
+    return got
+
+
+def _offsets_over_step(offsets: np.ndarray, step: int) -> np.ndarray:
+    """``offsets // step`` for sorted non-negative int64 offsets, a few times faster in float64.
+
+    Exact while the offsets stay below 2**53: an integer x converts exactly, and when x / step
+    is not an integer it lies at least 1 / step from one, far more than the rounding of the
+    float quotient (x / step * 2**-53), so flooring it gives the integer quotient.
+    """
+    if offsets.size == 0 or int(offsets[-1]) >= 2**53 or int(offsets[0]) < 0:
+        return np.floor_divide(offsets, step)
+    quotient = offsets.astype(np.float64)
+    quotient /= step
+    np.floor(quotient, out=quotient)
+    return quotient.astype(np.int64)
 
 
 @dataclass

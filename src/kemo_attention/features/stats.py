@@ -59,17 +59,75 @@ def _buffers(count: int, size: int) -> list[np.ndarray]:
     return bufs[:count]
 
 
-def new_batch(rows: int, width: int) -> np.ndarray:
+def new_batch(rows: int, width: int, zeroed: bool = True) -> np.ndarray:
     """A zeroed ``(rows, width)`` batch for :func:`padded_window_stats` (width from
-    :func:`padded_width`), in this thread's scratch memory: valid until the next call."""
+    :func:`padded_width`), in this thread's scratch memory: valid until the next call.
+    ``zeroed=False``: left as the last batch left it, for a caller that writes every row's
+    values and zeros after them itself."""
     V = _buffers(4, rows * width)[3][: rows * width].reshape(rows, width)
-    V.fill(0.0)
+    if zeroed:
+        V.fill(0.0)
     return V
 
 
-def _row_sums(X: np.ndarray) -> np.ndarray:
+def _block_sums(X: np.ndarray) -> np.ndarray:
+    """Sum of each block of BLOCK values of each row (``X``'s width: a multiple of BLOCK)."""
     R, L = X.shape
-    return np.cumsum(X.reshape(R, L // BLOCK, BLOCK).sum(axis=2), axis=1)[:, -1]
+    return X.reshape(R, L // BLOCK, BLOCK).sum(axis=2)
+
+
+# Values per tile of _moment_sums: a tile's few scratch arrays stay in the core's cache,
+# where whole-batch passes would stream every intermediate through memory.
+_TILE_VALUES = 1 << 16
+
+
+def _moment_sums(V: np.ndarray, n: np.ndarray, nf: np.ndarray):
+    """Row sums of (d = consecutive differences) d**2 and |d|, the mean, and the sums of D**2,
+    D**3 and D**4 (D = v - mean, 0 after n), with D itself.
+
+    The batch is swept in tiles of whole blocks (columns), twice (the mean first). A row's
+    sum is its block sums (numpy's pairwise sum inside a block) added in order, so the
+    numbers depend neither on the tile width nor on the other rows (see ``BLOCK``).
+    """
+    R, L = V.shape
+    tile = max(BLOCK, _TILE_VALUES // R // BLOCK * BLOCK)
+    D, work_a, work_b = (x[: R * L].reshape(R, L) for x in _buffers(3, R * L))
+    flat_a, flat_b = work_a.reshape(-1), work_b.reshape(-1)
+    sums = np.empty((6, R, L // BLOCK))
+    last = n - 1  # a row's last difference, v[n] - v[n - 1], reads the zero padding: it is 0
+    for j in range(0, L, tile):
+        e = min(j + tile, L)
+        w, k0, k1 = e - j, j // BLOCK, e // BLOCK
+        d = flat_a[: R * w].reshape(R, w)
+        if e < L:
+            np.subtract(V[:, j + 1: e + 1], V[:, j:e], out=d)
+        else:
+            np.subtract(V[:, j + 1:], V[:, j:-1], out=d[:, :-1])
+            d[:, -1] = 0.0
+        ends = np.flatnonzero((last >= j) & (last < e))
+        d[ends, last[ends] - j] = 0.0
+        T = np.multiply(d, d, out=flat_b[: R * w].reshape(R, w))
+        sums[0, :, k0:k1] = _block_sums(T)
+        np.abs(d, out=d)
+        sums[1, :, k0:k1] = _block_sums(d)
+        sums[2, :, k0:k1] = _block_sums(V[:, j:e])
+    totals = np.cumsum(sums[:3], axis=2)[:, :, -1]
+    mean = totals[2] / nf
+    n_min = int(n.min())
+    for j in range(0, L, tile):
+        e = min(j + tile, L)
+        w, k0, k1 = e - j, j // BLOCK, e // BLOCK
+        Dt = np.subtract(V[:, j:e], mean[:, None], out=D[:, j:e])
+        if e > n_min:  # some row ends in or before this tile
+            Dt[np.arange(j, e)[None, :] >= n[:, None]] = 0.0
+        T = np.multiply(Dt, Dt, out=flat_b[: R * w].reshape(R, w))
+        sums[3, :, k0:k1] = _block_sums(T)
+        U = np.multiply(T, Dt, out=flat_a[: R * w].reshape(R, w))
+        sums[4, :, k0:k1] = _block_sums(U)
+        np.multiply(T, T, out=T)
+        sums[5, :, k0:k1] = _block_sums(T)
+    moments = np.cumsum(sums[3:], axis=2)[:, :, -1]
+    return totals[0], totals[1], mean, moments[0], moments[1], moments[2], D
 
 
 def numeric_window_stats(values: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
@@ -98,35 +156,23 @@ def padded_window_stats(V: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
     cols = np.arange(L)[None, :]
     nf = np.maximum(n, 1).astype(np.float64)
 
-    def clear_tail(X: np.ndarray, keep: np.ndarray | int, fill: float = 0.0) -> None:
-        # Positions at or after `keep` (per row) get `fill`.
-        if ragged:
-            X[cols >= np.asarray(keep)[:, None]] = fill
-        else:
-            X[:, int(keep if np.isscalar(keep) else keep[0]):] = fill
+    n_min = int(n.min())
 
-    a, b, c = (x[: R * L].reshape(R, L) for x in _buffers(3, R * L))
-    # Order-dependent statistics first, before the sort.
-    d = a
-    np.subtract(V[:, 1:], V[:, :-1], out=d[:, :-1])
-    clear_tail(d, np.maximum(n - 1, 0))
-    T = np.multiply(d, d, out=b)
-    sq_diff = _row_sums(T)
-    np.abs(d, out=d)
-    asc = _row_sums(d)
+    def clear_tail(X: np.ndarray, keep: np.ndarray, fill: float = 0.0) -> None:
+        # Positions at or after `keep` (= n, per row) get `fill`. Only columns n.min() ..
+        # n.max() need a mask: rows of one batch have similar lengths, so that is a small part.
+        first, last = n_min, int(keep.max())
+        X[:, last:] = fill
+        if ragged and last > first:
+            X[:, first:last][cols[:, first:last] >= keep[:, None]] = fill
 
-    # Central moments as scipy defines them: D = v - mean, mean(D**2), mean(D**2 * D),
-    # mean((D**2)**2); two-pass, never from running sums.
-    mean = _row_sums(V) / nf
-    D = np.subtract(V, mean[:, None], out=a)
-    clear_tail(D, n)
-    np.multiply(D, D, out=T)
-    s2 = _row_sums(T)
+    # Order-dependent statistics (before the sort) and the central moments as scipy defines
+    # them: D = v - mean, mean(D**2), mean(D**2 * D), mean((D**2)**2); two-pass, never from
+    # running sums.
+    sq_diff, asc, mean, s2, s3, s4, D = _moment_sums(V, n, nf)
     m2 = s2 / nf
-    U = np.multiply(T, D, out=c)
-    m3 = _row_sums(U) / nf
-    np.multiply(T, T, out=T)
-    m4 = _row_sums(T) / nf
+    m3 = s3 / nf
+    m4 = s4 / nf
 
     with np.errstate(divide="ignore", invalid="ignore"):
         std = np.where(n >= 2, np.sqrt(s2 / np.maximum(nf - 1.0, 1.0)), 0.0)
@@ -158,8 +204,8 @@ def padded_window_stats(V: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
     out["MED"] = np.where(constant, mn, med)
     out["ASC"] = np.where(live, asc, 0.0)
     out["STD"] = np.where(live, std, 0.0)
-    out["SKW"] = np.where(live, np.nan_to_num(skw, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
-    out["KUR"] = np.where(live, np.nan_to_num(kur, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+    out["SKW"] = np.where(live & np.isfinite(skw), skw, 0.0)  # NaN / inf: undefined -> 0
+    out["KUR"] = np.where(live & np.isfinite(kur), kur, 0.0)
     out["TSC"] = np.where(live & (std > 0), tsc, 0.0)
     out["BEP"] = np.where(live, bep, 0.0)
     for name in NUM_STATS:
@@ -209,8 +255,8 @@ def _histogram_entropy(S: np.ndarray, n: np.ndarray, mn: np.ndarray, mx: np.ndar
 
     Edges as ``np.linspace(mn, mx, bins + 1)`` builds them (``j * step + mn``,
     last edge exactly ``mx``); bin j holds ``e_j <= v < e_{j+1}``, the last bin
-    also ``v == mx`` (numpy's rule). Counts come from one vectorised binary
-    search for all inner edges of all rows at once.
+    also ``v == mx`` (numpy's rule). Counts come from binary searches of the
+    inner edges in the sorted rows.
     """
     R, L = S.shape
     bep = np.zeros(R)
@@ -226,20 +272,16 @@ def _histogram_entropy(S: np.ndarray, n: np.ndarray, mn: np.ndarray, mx: np.ndar
     j = (np.arange(q_row.size) - np.repeat(first_q, nb - 1) + 1).astype(np.float64)
     zero_step = step == 0
     edge = np.where(zero_step[q_row], j / nb[q_row] * delta[q_row], j * step[q_row]) + mn[rows][q_row]
-    # Count of values < edge in each sorted row: bisection on all queries together.
-    base = rows[q_row] * L
-    lo = np.zeros(q_row.size, dtype=np.int64)
-    hi = n[rows][q_row].astype(np.int64)
-    flat = S.reshape(-1)
-    while True:
-        active = lo < hi
-        if not active.any():
-            break
-        mid = (lo + hi) // 2
-        below = np.zeros(q_row.size, dtype=bool)
-        below[active] = flat[base[active] + mid[active]] < edge[active]
-        lo = np.where(active & below, mid + 1, lo)
-        hi = np.where(active & ~below, mid, hi)
+    # Count of values < edge in each sorted row: a binary search per row for a few long
+    # rows; a bisection on all queries together for many short ones (where a call per row
+    # would cost more than the ~log2(L) vectorised steps).
+    if rows.size <= _ROWWISE_SEARCH_MAX_ROWS:
+        lo = np.empty(q_row.size, dtype=np.int64)
+        for r, (row, k, q0) in enumerate(zip(rows.tolist(), n[rows].tolist(), first_q.tolist())):
+            q1 = q0 + int(nb[r]) - 1
+            lo[q0:q1] = np.searchsorted(S[row, :k], edge[q0:q1], side="left")
+    else:
+        lo = _bisect_counts(S, n, rows, q_row, edge)
     # Positions per row: 0, counts below inner edges, n  -> bin counts.
     total = nb.sum()
     pos = np.zeros(total + rows.size, dtype=np.int64)
@@ -257,3 +299,29 @@ def _histogram_entropy(S: np.ndarray, n: np.ndarray, mn: np.ndarray, mx: np.ndar
         terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     bep[rows] = np.bincount(bin_row, weights=terms, minlength=rows.size)
     return bep
+
+
+# Up to this many rows, _histogram_entropy searches row by row (np.searchsorted).
+_ROWWISE_SEARCH_MAX_ROWS = 32
+
+
+def _bisect_counts(S: np.ndarray, n: np.ndarray, rows: np.ndarray, q_row: np.ndarray,
+                   edge: np.ndarray) -> np.ndarray:
+    """For each query q: how many of the first ``n`` values of sorted row ``rows[q_row[q]]``
+    of ``S`` are ``< edge[q]`` (what ``np.searchsorted(..., side="left")`` gives), all
+    queries bisected together."""
+    L = S.shape[1]
+    base = rows[q_row] * L
+    lo = np.zeros(q_row.size, dtype=np.int64)
+    hi = n[rows][q_row].astype(np.int64)
+    flat = S.reshape(-1)
+    while True:
+        active = lo < hi
+        if not active.any():
+            break
+        mid = (lo + hi) // 2
+        below = np.zeros(q_row.size, dtype=bool)
+        below[active] = flat[base[active] + mid[active]] < edge[active]
+        lo = np.where(active & below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
+    return lo

@@ -365,13 +365,25 @@ def build_streams(tables: dict[str, pl.DataFrame]) -> dict[str, Stream]:
     streams. Every name of :data:`STREAM_SPECS` is in the result, in catalogue order.
     """
     built: dict[str, _Series] = {}
-    for type_name, builder in _BUILDERS.items():
+    for type_name in _BUILDERS:
         df = tables.get(type_name)
-        if df is None or df.height == 0:
-            continue
-        _check_columns(type_name, df)
-        for name, series in builder(df).items():
-            built[name] = series
+        if df is not None:
+            built.update(table_streams(type_name, df))
+    return collect_streams(built)
+
+
+def table_streams(type_name: str, df: pl.DataFrame) -> dict[str, _Series]:
+    """The streams of one raw table, as ``(times, values)`` pairs (none for an empty table);
+    :func:`collect_streams` turns the pairs of all tables into :class:`Stream` objects.
+    Built table by table, a caller can drop each raw table once its streams exist."""
+    if df.height == 0:
+        return {}
+    _check_columns(type_name, df)
+    return _BUILDERS[type_name](df)
+
+
+def collect_streams(built: dict[str, _Series]) -> dict[str, Stream]:
+    """All 52 streams in catalogue order from the pairs of :func:`table_streams` (absent ones empty)."""
     streams: dict[str, Stream] = {}
     for spec in STREAM_SPECS:
         if spec.name not in built:

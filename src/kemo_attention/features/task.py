@@ -17,7 +17,7 @@ from kemo_attention.config import FeatureSettings
 from kemo_attention.features.cache import ParticipantCache, ParticipantResult
 from kemo_attention.features.assemble import feature_blocks
 from kemo_attention.features.layout import column_layout
-from kemo_attention.features.streams import build_streams
+from kemo_attention.features.streams import collect_streams, table_streams
 
 
 @dataclass(frozen=True)
@@ -37,17 +37,30 @@ class ParticipantTask:
 
 def run_participant(task: ParticipantTask) -> ParticipantResult:
     """Read one participant's raw files, build streams, compute features, cache the result."""
-    from kemo_attention.release.read import read_participant
+    from kemo_attention.release.read import iter_participant_tables
 
     settings = FeatureSettings.from_dict(task.features)
     layout = column_layout(settings.coverage)
-    t0 = time.perf_counter()
-    data = read_participant(task.release_root, task.pcode)
-    problems = int(sum(p.count for p in data.problems))
-    t1 = time.perf_counter()
-    streams = build_streams(data.tables)
-    del data  # the raw tables can be large; the streams are all we need now
-    t2 = time.perf_counter()
+    # One raw table at a time: each becomes its streams and is dropped before the next is
+    # read, so the peak memory holds the largest table, not all 27 of them.
+    started = time.perf_counter()
+    read_s = streams_s = 0.0
+    problems = 0
+    built = {}
+    mark = started
+    for type_name, frame, found in iter_participant_tables(task.release_root, task.pcode):
+        problems += int(sum(p.count for p in found))
+        read_at = time.perf_counter()
+        built.update(table_streams(type_name, frame))
+        del frame
+        built_at = time.perf_counter()
+        read_s += read_at - mark
+        streams_s += built_at - read_at
+        mark = built_at
+    streams = collect_streams(built)
+    del built
+    streams_done = time.perf_counter()
+    streams_s += streams_done - mark
     prompt = np.asarray(task.prompt_ms, dtype=np.int64)
     y = np.asarray(task.y, dtype=np.int64)
     if settings.mode == "causal":  # an answer is history only once given
@@ -55,7 +68,7 @@ def run_participant(task: ParticipantTask) -> ParticipantResult:
     else:  # the reference counts every earlier prompt, answered by then or not
         past = list(zip(task.prompt_ms, task.y))
     numeric, flags = feature_blocks(streams, prompt, userinfo=task.userinfo, past_labels=past, settings=settings)
-    t3 = time.perf_counter()
+    features_done = time.perf_counter()
     result = ParticipantResult(
         pcode=task.pcode,
         prompt_ms=prompt,
@@ -63,7 +76,8 @@ def run_participant(task: ParticipantTask) -> ParticipantResult:
         numeric=numeric,
         flags=flags,
         layout_hash=layout.hash,
-        timings={"read_s": t1 - t0, "streams_s": t2 - t1, "features_s": t3 - t2, "total_s": t3 - t0},
+        timings={"read_s": read_s, "streams_s": streams_s, "features_s": features_done - streams_done,
+                 "total_s": features_done - started},
         problems=problems,
     )
     if task.cache_dir:

@@ -207,19 +207,19 @@ def _numeric_features(stream: Stream, t: np.ndarray, mode: str, coverage: bool) 
     seg_len = seg_hi - seg_lo
     seg_off = np.cumsum(seg_len) - seg_len
     total = int(seg_len.sum())
-    buf = np.zeros(total)
+    buf = np.empty(total)
     if total:
-        idx = np.arange(total) - np.repeat(seg_off - seg_lo, seg_len)
-        buf[:] = grid.values(idx)
+        for a, b, off in zip(seg_lo.tolist(), seg_hi.tolist(), seg_off.tolist()):
+            buf[off: off + b - a] = grid.values(np.arange(a, b))
         seg = np.clip(np.searchsorted(seg_lo, widest, side="right") - 1, 0, seg_lo.size - 1)
         shift = seg_off[seg] - seg_lo[seg]
     else:
         shift = np.zeros(P, dtype=np.int64)
-    run_start = _run_starts(buf)
+    run_starts = _run_starts(buf)
 
     for (win, _), lo in zip(WINDOWS, los):
         n = np.maximum(hi - lo, 0)
-        stats = _numeric_windows(buf, run_start, lo + shift, n, lo, patches)
+        stats = _numeric_windows(buf, run_starts, lo + shift, n, lo, patches)
         for stat in NUM_STATS:
             out[f"{s}#{stat}#{win}"] = stats[stat]
     if coverage:
@@ -256,16 +256,20 @@ def _causal_patches(grid: NumericGrid, values: np.ndarray, last: np.ndarray,
 
 
 def _run_starts(x: np.ndarray) -> np.ndarray:
-    """For each position, the first position of its run of exactly equal values."""
+    """The sorted positions where a run of exactly equal values begins (position 0 first).
+
+    The run of position i begins at ``starts[searchsorted(starts, i, "right") - 1]``: only
+    the windows' last positions are looked up, so no per-position array is built.
+    """
     if x.size == 0:
         return np.zeros(0, dtype=np.int64)
     new = np.empty(x.size, dtype=bool)
     new[0] = True
     np.not_equal(x[1:], x[:-1], out=new[1:])
-    return np.maximum.accumulate(np.where(new, np.arange(x.size), 0))
+    return np.flatnonzero(new)
 
 
-def _numeric_windows(buf: np.ndarray, run_start: np.ndarray, start: np.ndarray, n: np.ndarray,
+def _numeric_windows(buf: np.ndarray, run_starts: np.ndarray, start: np.ndarray, n: np.ndarray,
                      lo: np.ndarray, patches: dict[int, tuple[int, np.ndarray]]) -> dict[str, np.ndarray]:
     """Statistics of the windows ``buf[start[i] : start[i] + n[i]]`` (grid index of row i's first point: lo[i])."""
     P = n.size
@@ -277,7 +281,8 @@ def _numeric_windows(buf: np.ndarray, run_start: np.ndarray, start: np.ndarray, 
     # Windows of one repeated value (unpatched) need no gathering.
     end = np.maximum(start + n - 1, 0)
     constant = nonempty & ~patched
-    constant[constant] = run_start[end[constant]] <= start[constant]
+    ends = end[constant]  # constant when its run began at or before the window's start
+    constant[constant] = run_starts[np.searchsorted(run_starts, ends, side="right") - 1] <= start[constant]
     first = buf[start[constant]]
     out["AVG"][constant] = first
     out["MED"][constant] = first
@@ -287,10 +292,11 @@ def _numeric_windows(buf: np.ndarray, run_start: np.ndarray, start: np.ndarray, 
         return out
     todo = todo[np.argsort(n[todo], kind="stable")]
     for rows in _batches(n[todo], todo):
-        V = new_batch(rows.size, padded_width(int(n[rows].max())))
+        V = new_batch(rows.size, padded_width(int(n[rows].max())), zeroed=False)
         for r, i in enumerate(rows):
             k, a = int(n[i]), int(start[i])
             V[r, :k] = buf[a: a + k]
+            V[r, k:] = 0.0  # the padding (rows of a batch have similar lengths: short)
             got = patches.get(int(i))
             if got is not None:
                 first_k, vals = got

@@ -170,7 +170,10 @@ def clean_frame(
             for n in text_cols
             if n in header_text  # columns absent from the file have no header text
         }
-        if same:
+        # A row is header text when more than half of its cells are, or its timestamp is.
+        # With a typed timestamp and at most half the columns text, no row can be: skip the
+        # string scan (the usual typed read of a file).
+        if same and (TIMESTAMP in same or len(same) * 2 > len(names)):
             is_header = pl.sum_horizontal(list(same.values())) * 2 > len(names)
             if TIMESTAMP in same:
                 is_header = is_header | same[TIMESTAMP]

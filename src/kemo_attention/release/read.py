@@ -17,7 +17,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import polars as pl
 
@@ -48,6 +48,7 @@ __all__ = [
     "Problem",
     "ParticipantData",
     "read_participant",
+    "iter_participant_tables",
     "read_table",
     "frame_from_records",
     "empty_frame",
@@ -298,6 +299,23 @@ def _cell_text(value, index: int, key: str, where: str) -> str | None:
 
 def read_participant(release: ReleaseLayout | str | Path, pcode: str, types: Iterable[str] | None = None) -> ParticipantData:
     """Read one participant's sensor files: every type (or just ``types``), missing files as empty frames."""
+    tables: dict[str, pl.DataFrame] = {}
+    problems: list[Problem] = []
+    for type_name, frame, found in iter_participant_tables(release, pcode, types):
+        tables[type_name] = frame
+        problems.extend(found)
+    return ParticipantData(pcode, tables, problems)
+
+
+def iter_participant_tables(release: ReleaseLayout | str | Path, pcode: str,
+                            types: Iterable[str] | None = None) -> Iterator[tuple[str, pl.DataFrame, list[Problem]]]:
+    """One participant's sensor files one at a time: ``(type name, frame, problems)`` in
+    ``DATA_TYPES`` order (or the order of ``types``), as :func:`read_participant` reads them.
+
+    A caller that only needs something derived from each table (extraction: its streams)
+    holds one raw table at a time instead of all 27. Unknown participants or types raise
+    before any file is read.
+    """
     layout = release if isinstance(release, ReleaseLayout) else find_release(release)
     if pcode not in layout.participants:
         known = ", ".join(list(layout.participants)[:8]) or "none"
@@ -307,16 +325,17 @@ def read_participant(release: ReleaseLayout | str | Path, pcode: str, types: Ite
     unknown = [n for n in names if n not in DATA_TYPES]
     if unknown:
         raise DataError(f"unknown data type(s) {unknown}; expected names from: {', '.join(DATA_TYPES)}")
+    return _read_each(layout, pcode, names)
+
+
+def _read_each(layout: ReleaseLayout, pcode: str, names: list[str]) -> Iterator[tuple[str, pl.DataFrame, list[Problem]]]:
     files = layout.sensor_files(pcode)
     folder = layout.participants[pcode]
-    tables: dict[str, pl.DataFrame] = {}
-    problems: list[Problem] = []
     for type_name in names:
         data_type = DATA_TYPES[type_name]
         path = files.get(data_type.file_name.lower(), folder / data_type.file_name)
-        tables[type_name], found = read_table(path, data_type)
-        problems.extend(found)
-    return ParticipantData(pcode, tables, problems)
+        frame, found = read_table(path, data_type)
+        yield type_name, frame, found
 
 
 # ------------------------------------------------------------------------- subject files
