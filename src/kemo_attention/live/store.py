@@ -244,6 +244,23 @@ class WriteTx(_Tx):
         super().__init__(con, pcode, cache)
         self.fresh: dict[int, pl.DataFrame] = {}
         self.gone: list[int] = []
+        self._hours: dict[str, dict[int, list[int]]] = {}  # type -> hour -> [chunks, newest time]
+
+    def _hour_index(self, type_name: str) -> dict[int, list[int]]:
+        """Per hour of the type's kept rows: how many chunks, the newest time. One query per
+        type and transaction (the write lock keeps it true), kept up to date by inserts."""
+        index = self._hours.get(type_name)
+        if index is None:
+            index = self._hours[type_name] = {
+                int(b): [int(n), int(t)] for b, n, t in self.con.execute(
+                    "SELECT bucket, COUNT(*), MAX(tmax) FROM chunks WHERE pcode = ? AND type = ? AND carry = 0 GROUP BY bucket",
+                    (self.pcode, type_name))
+            }
+        return index
+
+    def last_time(self, type_name: str) -> int | None:
+        index = self._hour_index(type_name)
+        return max(t for _, t in index.values()) if index else None
 
     def _known(self, chunk_id: int) -> pl.DataFrame | None:
         # an id not inserted here is a committed chunk (this transaction holds the write lock)
@@ -282,14 +299,10 @@ class WriteTx(_Tx):
             part = frame if hi - lo == frame.height else frame.slice(lo, hi - lo)
             self._insert(type_name, bucket, part, carry=False,
                          tmin=int(times[lo:hi].min()), tmax=int(times[lo:hi].max()))
-        counts = self.con.execute(
-            "SELECT bucket, COUNT(*) FROM chunks WHERE pcode = ? AND type = ? AND carry = 0 GROUP BY bucket",
-            (self.pcode, type_name),
-        ).fetchall()
-        newest = max(b for b, _ in counts)
-        for bucket, n in counts:
-            if n > (OPEN_HOUR_CHUNKS if bucket == newest else 1):
-                self._merge(type_name, int(bucket))
+        index = self._hour_index(type_name)
+        newest = max(index)
+        for bucket in [b for b, (n, _) in index.items() if n > (OPEN_HOUR_CHUNKS if b == newest else 1)]:
+            self._merge(type_name, bucket)
 
     def _insert(self, type_name: str, bucket: int, frame: pl.DataFrame, carry: bool,
                 tmin: int | None = None, tmax: int | None = None) -> None:
@@ -301,6 +314,11 @@ class WriteTx(_Tx):
             (self.pcode, type_name, int(carry), bucket, tmin, tmax, frame.height, frame_to_blob(frame)),
         )
         self.fresh[int(cur.lastrowid)] = frame
+        index = None if carry else self._hours.get(type_name)
+        if index is not None:
+            hour = index.setdefault(bucket, [0, tmax])
+            hour[0] += 1
+            hour[1] = max(hour[1], tmax)
 
     def _delete(self, where: str, args: tuple) -> None:
         ids = [i for (i,) in self.con.execute(f"SELECT id FROM chunks WHERE {where}", args)]
@@ -308,6 +326,7 @@ class WriteTx(_Tx):
         for i in ids:
             self.fresh.pop(i, None)
         self.gone.extend(ids)
+        self._hours.clear()  # read again when next needed (deletes are rare: merges, pruning)
 
     def _merge(self, type_name: str, bucket: int) -> None:
         where = "pcode = ? AND type = ? AND carry = 0 AND bucket = ?"
