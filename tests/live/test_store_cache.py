@@ -100,3 +100,23 @@ def test_the_newest_hour_is_merged_once_it_holds_too_many_chunks(tmp_path):
         assert chunk_count(plain) == (k + 1 if k < OPEN_HOUR_CHUNKS else k + 1 - OPEN_HOUR_CHUNKS)
     assert_frame_equal(read_all(store), pl.concat(sent))
     assert_frame_equal(read_all(plain), pl.concat(sent))
+
+
+def test_two_writers_take_turns_on_one_participant(tmp_path):
+    """Each writer keeps the hour index of its last write; a write by the other one in
+    between must make it read the index again (else it would merge too little or count
+    chunks that are gone)."""
+    path = tmp_path / "live.sqlite"
+    writers = [SqliteStore(path), SqliteStore(path)]
+    plain = SqliteStore(path, cache_mb=0)
+    sent = []
+    for k in range(12):  # 30-min batches over 6 hours, writers alternating every two batches
+        batch = hr(T0 + k * 1_800_000 + np.arange(0, 1_800_000, 300_000), np.full(6, float(k)))
+        with writers[(k // 2) % 2].write("P01") as tx:
+            tx.ensure()
+            tx.append("HR", batch)
+        sent.append(batch)
+        assert chunk_count(plain) == k // 2 + 1 + k % 2  # closed hours merged into one, whoever wrote them
+        assert_frame_equal(read_all(plain), pl.concat(sent))
+        for w in writers:
+            assert_frame_equal(read_all(w), pl.concat(sent))

@@ -240,11 +240,15 @@ class WriteTx(_Tx):
     ``fresh`` holds the frames of the chunks this transaction inserted (by id) and ``gone`` the
     ids it deleted; the store hands both to the shared cache only after the COMMIT."""
 
-    def __init__(self, con: sqlite3.Connection, pcode: str, cache: ChunkCache | None = None):
+    def __init__(self, con: sqlite3.Connection, pcode: str, cache: ChunkCache | None = None,
+                 hours: dict[str, dict[int, list[int]]] | None = None):
+        """``hours``: the hour index of this participant's types as an earlier write on this
+        connection left it (``SqliteStore.write`` hands it over only when no other connection
+        has committed since), filled and kept up to date here."""
         super().__init__(con, pcode, cache)
         self.fresh: dict[int, pl.DataFrame] = {}
         self.gone: list[int] = []
-        self._hours: dict[str, dict[int, list[int]]] = {}  # type -> hour -> [chunks, newest time]
+        self._hours: dict[str, dict[int, list[int]]] = {} if hours is None else hours  # type -> hour -> [chunks, newest time]
 
     def _hour_index(self, type_name: str) -> dict[int, list[int]]:
         """Per hour of the type's kept rows: how many chunks, the newest time. One query per
@@ -438,6 +442,8 @@ class SqliteStore(LiveStore):
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"store {self.path}: cannot open ({exc})") from None
             self._local.con = con
+            self._local.hours = {}  # this connection's hour index per participant (see write)
+            self._local.hours_version = None
             with self._lock:
                 self._all.append(con)
         return con
@@ -446,11 +452,19 @@ class SqliteStore(LiveStore):
     def write(self, pcode: str) -> Iterator[WriteTx]:
         con = self._con()
         con.execute("BEGIN IMMEDIATE")
+        # data_version moves when another connection (worker, thread) has committed since this
+        # one last looked; this connection's own commits leave it: then the hour index kept
+        # from this connection's last write is still what the file holds.
+        version = con.execute("PRAGMA data_version").fetchone()[0]
+        if self._local.hours_version != version:
+            self._local.hours.clear()
+            self._local.hours_version = version
         try:
-            tx = WriteTx(con, pcode, self.cache)
+            tx = WriteTx(con, pcode, self.cache, self._local.hours.setdefault(pcode, {}))
             yield tx
             con.execute("COMMIT")
         except BaseException:
+            self._local.hours.clear()  # it may hold what was rolled back
             if con.in_transaction:  # the body failed, or COMMIT did (disk full): nothing is kept
                 con.execute("ROLLBACK")
             raise
