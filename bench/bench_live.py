@@ -8,7 +8,9 @@ time (the replay client's own schedule: answers after their response time, a pre
 each scheduled prompt). It measures:
 
 * ingest: rows stored per second, over the time the records requests took (the server's
-  rate), and over the whole replay including the client building the JSON;
+  rate), and over the whole replay (the client builds the next bodies in a thread while a
+  request is in flight; requests go one at a time); the server's CPU seconds over the records
+  requests (steadier than times on a shared machine), and the load average;
 * prediction latency (``GET /participants/P/prediction``), p50 and p99, at each scheduled
   prompt and at a probe every ``--probe-minutes`` of data time (more samples than the few
   prompts of a day), counted once 6 h of data are stored;
@@ -36,6 +38,8 @@ import os
 import platform
 import sys
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -201,13 +205,25 @@ def main() -> None:
         next_probe = first + probe_ms if probe_ms else None
         sample_ms = int(args.sample_hours * HOUR_MS)
         next_day = first + sample_ms
+        # The next bodies are built in a thread while the server stores the current one (a
+        # phone has its batch ready when it sends); requests still go one at a time.
+        pool = ThreadPoolExecutor(max_workers=1)
+        pending = iter([(start, end) for kind, start, end, _ in steps if kind == "records"])
+        ahead: deque = deque()
+
+        def build_ahead() -> None:
+            while len(ahead) < 2 and (span := next(pending, None)) is not None:
+                ahead.append(pool.submit(records_body, plan, *span))
+
+        build_ahead()
         load_start = loadavg()
         began = time.perf_counter()
         client_cpu_began = time.process_time()
         for kind, start, end, payload in steps:
             if kind == "records":
                 b0 = time.perf_counter()
-                body, rows = records_body(plan, start, end)
+                body, rows = ahead.popleft().result()  # this step's body: the spans are in step order
+                build_ahead()
                 c0 = cpu_s(server.pid)
                 b1 = time.perf_counter()
                 reply = client.post_records(pcode, body, what="records")
@@ -238,7 +254,8 @@ def main() -> None:
                 if "probability" in reply:
                     live_last = (payload.at_ms, float(reply["probability"]))
         wall_s = time.perf_counter() - began
-        client_cpu = time.process_time() - client_cpu_began
+        client_cpu = time.process_time() - client_cpu_began  # the client process, JSON-building thread included
+        pool.shutdown()
         final = {"store_mb": round(store_mb(store), 1), "server_rss_mb": round(rss_mb(server.pid), 1),
                  "server_rss_start_mb": round(rss_start, 1)}
         raw = raw_comparison(client, plan, live_last[0], label, 20.0, live_last[1]) if live_last else []

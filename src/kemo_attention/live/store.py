@@ -90,11 +90,14 @@ class StoreError(KemoError):
     """The store file cannot be opened or used."""
 
 
-def frame_to_blob(frame: pl.DataFrame) -> bytes:
-    """Arrow IPC *stream* bytes (LZ4): polars decodes a small stream in ~45 us, the IPC file
-    format in ~340 us (it goes through a lazy scan), which dominated predictions."""
+def frame_to_blob(frame: pl.DataFrame, compress: bool = True) -> bytes:
+    """Arrow IPC *stream* bytes: polars decodes a small stream in ~45 us, the IPC file
+    format in ~340 us (it goes through a lazy scan), which dominated predictions. LZ4 for the
+    merged hours (most of the store); a batch's own chunk, rewritten at the hour's merge, is
+    left uncompressed: half the CPU, and no hand-off to polars' thread pool, whose wait was
+    ~4x the work on a busy machine."""
     buf = io.BytesIO()
-    frame.write_ipc_stream(buf, compression="lz4")
+    frame.write_ipc_stream(buf, compression="lz4" if compress else "uncompressed")
     return buf.getvalue()
 
 
@@ -301,7 +304,7 @@ class WriteTx(_Tx):
         for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), len(times)]):
             bucket = int(times[lo]) // HOUR_MS
             part = frame if hi - lo == frame.height else frame.slice(lo, hi - lo)
-            self._insert(type_name, bucket, part, carry=False,
+            self._insert(type_name, bucket, part, carry=False, compress=False,
                          tmin=int(times[lo:hi].min()), tmax=int(times[lo:hi].max()))
         index = self._hour_index(type_name)
         newest = max(index)
@@ -309,13 +312,13 @@ class WriteTx(_Tx):
             self._merge(type_name, bucket)
 
     def _insert(self, type_name: str, bucket: int, frame: pl.DataFrame, carry: bool,
-                tmin: int | None = None, tmax: int | None = None) -> None:
+                tmin: int | None = None, tmax: int | None = None, compress: bool = True) -> None:
         if tmin is None or tmax is None:
             t = frame.get_column(TIMESTAMP)
             tmin, tmax = int(t.min()), int(t.max())
         cur = self.con.execute(
             "INSERT INTO chunks (pcode, type, carry, bucket, tmin, tmax, nrows, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.pcode, type_name, int(carry), bucket, tmin, tmax, frame.height, frame_to_blob(frame)),
+            (self.pcode, type_name, int(carry), bucket, tmin, tmax, frame.height, frame_to_blob(frame, compress)),
         )
         self.fresh[int(cur.lastrowid)] = frame
         index = None if carry else self._hours.get(type_name)
