@@ -300,8 +300,11 @@ class WriteTx(_Tx):
             return
         times = frame.get_column(TIMESTAMP).to_numpy()
         # time-sorted: each hour is one slice (a 60-s batch is nearly always one slice)
-        edges = np.flatnonzero(np.diff(times // HOUR_MS)) + 1
-        for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), len(times)]):
+        if int(times.min()) // HOUR_MS == int(times.max()) // HOUR_MS:  # one hour, in whatever order
+            edges = []
+        else:
+            edges = (np.flatnonzero(np.diff(times // HOUR_MS)) + 1).tolist()
+        for lo, hi in zip([0, *edges], [*edges, len(times)]):
             bucket = int(times[lo]) // HOUR_MS
             part = frame if hi - lo == frame.height else frame.slice(lo, hi - lo)
             self._insert(type_name, bucket, part, carry=False, compress=False,
