@@ -8,7 +8,9 @@ time (the replay client's own schedule: answers after their response time, a pre
 each scheduled prompt). It measures:
 
 * ingest: rows stored per second, over the time the records requests took (the server's
-  rate), and over the whole replay including the client building the JSON;
+  rate), and over the whole replay (the client builds the next bodies in a thread while a
+  request is in flight; requests go one at a time); the server's CPU seconds over the records
+  requests (steadier than times on a shared machine), and the load average;
 * prediction latency (``GET /participants/P/prediction``), p50 and p99, at each scheduled
   prompt and at a probe every ``--probe-minutes`` of data time (more samples than the few
   prompts of a day), counted once 6 h of data are stored;
@@ -36,6 +38,8 @@ import os
 import platform
 import sys
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +54,21 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far, from /proc (Linux).
+    Over a request it is what the server spent on it, whatever else the shared machine runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> list[float] | None:
+    """The machine's 1-, 5- and 15-minute load averages (other jobs share the cores)."""
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
 
 
 def store_mb(store: Path) -> float:
@@ -173,27 +192,43 @@ def main() -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(store) + suffix).unlink(missing_ok=True)
     probe_ms = int(args.probe_minutes * 60_000)
-    post_s = build_s = 0.0
+    post_s = build_s = server_cpu = client_cpu = 0.0
     rows_sent = stored = duplicates = 0
     prompt_lat: list[tuple[float, float]] = []  # (hours of data stored, ms)
     probe_lat: list[tuple[float, float]] = []
     daily = []
     live_last = None
-    with LocalServer(bundle, store, work / "serve.log") as server, LiveClient(server.url, retries=2) as client:
+    with LocalServer(bundle, store, work / "serve.log", "--no-access-log") as server, LiveClient(server.url, retries=2) as client:
         rss_start = rss_mb(server.pid)
         if plan.profile:
             client.put_profile(pcode, plan.profile)
         next_probe = first + probe_ms if probe_ms else None
         sample_ms = int(args.sample_hours * HOUR_MS)
         next_day = first + sample_ms
+        # The next bodies are built in a thread while the server stores the current one (a
+        # phone has its batch ready when it sends); requests still go one at a time.
+        pool = ThreadPoolExecutor(max_workers=1)
+        pending = iter([(start, end) for kind, start, end, _ in steps if kind == "records"])
+        ahead: deque = deque()
+
+        def build_ahead() -> None:
+            while len(ahead) < 2 and (span := next(pending, None)) is not None:
+                ahead.append(pool.submit(records_body, plan, *span))
+
+        build_ahead()
+        load_start = loadavg()
         began = time.perf_counter()
+        client_cpu_began = time.process_time()
         for kind, start, end, payload in steps:
             if kind == "records":
                 b0 = time.perf_counter()
-                body, rows = records_body(plan, start, end)
+                body, rows = ahead.popleft().result()  # this step's body: the spans are in step order
+                build_ahead()
+                c0 = cpu_s(server.pid)
                 b1 = time.perf_counter()
                 reply = client.post_records(pcode, body, what="records")
                 post_s += time.perf_counter() - b1
+                server_cpu += cpu_s(server.pid) - c0
                 build_s += b1 - b0
                 rows_sent += rows
                 stored += sum(reply.get("stored", {}).values())
@@ -219,6 +254,8 @@ def main() -> None:
                 if "probability" in reply:
                     live_last = (payload.at_ms, float(reply["probability"]))
         wall_s = time.perf_counter() - began
+        client_cpu = time.process_time() - client_cpu_began  # the client process, JSON-building thread included
+        pool.shutdown()
         final = {"store_mb": round(store_mb(store), 1), "server_rss_mb": round(rss_mb(server.pid), 1),
                  "server_rss_start_mb": round(rss_start, 1)}
         raw = raw_comparison(client, plan, live_last[0], label, 20.0, live_last[1]) if live_last else []
@@ -236,6 +273,11 @@ def main() -> None:
             "rows_per_s_server": round(rows_sent / post_s) if post_s else None,
             "rows_per_s_end_to_end": round(rows_sent / wall_s) if wall_s else None,
             "records_requests_s": round(post_s, 1), "client_json_s": round(build_s, 1), "wall_s": round(wall_s, 1),
+            # CPU seconds, steadier than the times above on a shared machine: the server's over
+            # the records requests (1/100 s ticks), the client's over the whole replay
+            "server_cpu_s": round(server_cpu, 1), "rows_per_server_cpu_s": round(rows_sent / server_cpu) if server_cpu else None,
+            "client_cpu_s": round(client_cpu, 1),
+            "load_at_start": load_start, "load_at_end": loadavg(),
             "rows_per_day": round(rows_sent / max(args.days, 1)),
         },
         "prediction_latency": {

@@ -73,7 +73,7 @@ class LiveService:
     # ------------------------------------------------------------------ ingest
     def ingest(self, pcode: str, records: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         check_pcode(pcode)
-        tables, absent = self.predictor.tables(records)
+        tables, absent = self.predictor.tables(records, given_only=True)
         given = {name: frame for name, frame in tables.items() if name not in absent}
         now = int(time.time() * 1000)
         for name, frame in given.items():

@@ -6,7 +6,9 @@ Layout (SQLite, docs/live.md): raw rows are not one SQLite row per sample. Each 
 batch of one data type becomes one *chunk*: the typed polars frame as Arrow IPC bytes (LZ4),
 filed under the hour it falls in (``bucket``); a batch spanning hours is split. Reading a
 participant's 8 hours of full-rate acceleration is then a few dozen blob reads, not 225,000
-row fetches. When an hour holds more than :data:`MERGE_AFTER` chunks they are merged into one.
+row fetches. An hour is merged into one chunk once it is closed (a later hour of the type has
+rows), or earlier when it holds more than :data:`OPEN_HOUR_CHUNKS` chunks: each row is
+rewritten about once, not at every few batches.
 Carry rows (rows before the cutoff that the stream builders still need) are one chunk per type
 with ``carry = 1``. The participant row holds the cutoff, the newest data time, the stream
 state (JSON) and the profile.
@@ -36,7 +38,10 @@ from kemo_attention.errors import KemoError
 from kemo_attention.release.schema import TIMESTAMP
 
 HOUR_MS = 3_600_000
-MERGE_AFTER = 4  # chunks in one hour of one type before they are merged into one
+# Chunks the newest hour of a type may hold before they are merged into one (60-s batches
+# give ~60 an hour; reads concatenate them from the cache in well under a millisecond).
+# Older hours are merged as soon as a newer one exists.
+OPEN_HOUR_CHUNKS = 64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS participants (
@@ -85,11 +90,14 @@ class StoreError(KemoError):
     """The store file cannot be opened or used."""
 
 
-def frame_to_blob(frame: pl.DataFrame) -> bytes:
-    """Arrow IPC *stream* bytes (LZ4): polars decodes a small stream in ~45 us, the IPC file
-    format in ~340 us (it goes through a lazy scan), which dominated predictions."""
+def frame_to_blob(frame: pl.DataFrame, compress: bool = True) -> bytes:
+    """Arrow IPC *stream* bytes: polars decodes a small stream in ~45 us, the IPC file
+    format in ~340 us (it goes through a lazy scan), which dominated predictions. LZ4 for the
+    merged hours (most of the store); a batch's own chunk, rewritten at the hour's merge, is
+    left uncompressed: half the CPU, and no hand-off to polars' thread pool, whose wait was
+    ~4x the work on a busy machine."""
     buf = io.BytesIO()
-    frame.write_ipc_stream(buf, compression="lz4")
+    frame.write_ipc_stream(buf, compression="lz4" if compress else "uncompressed")
     return buf.getvalue()
 
 
@@ -109,8 +117,10 @@ class ChunkCache:
     Safe because a committed chunk never changes: chunks are inserted and deleted, never
     updated, and ``AUTOINCREMENT`` never hands out an id again, so an id names one content
     for the file's life; a write from another process or worker adds ids or removes them,
-    and the reader asks SQLite for the current ids each time. Only read transactions use it:
-    they see committed chunks alone (a write transaction that rolls back gives its ids back).
+    and the reader asks SQLite for the current ids each time. Only committed chunks enter it
+    (a write transaction that rolls back gives its ids back): a write keeps the chunks it
+    inserts to itself and hands them over after its COMMIT (write-through, so the next
+    read and the next merge decode nothing), and drops the ones it deleted.
     """
 
     def __init__(self, max_bytes: int):
@@ -139,6 +149,14 @@ class ChunkCache:
             while self._bytes > self.max_bytes:
                 _, (_, gone) = self._frames.popitem(last=False)
                 self._bytes -= gone
+
+    def drop(self, chunk_ids) -> None:
+        """Forget chunks that were deleted (always safe: a miss only costs a decode)."""
+        with self._lock:
+            for chunk_id in chunk_ids:
+                hit = self._frames.pop(chunk_id, None)
+                if hit is not None:
+                    self._bytes -= hit[1]
 
 
 class _Tx:
@@ -184,9 +202,12 @@ class _Tx:
             return frame.sort(TIMESTAMP, maintain_order=True)
         return frame.with_columns(pl.col(TIMESTAMP).set_sorted())  # what the sort would flag
 
+    def _known(self, chunk_id: int) -> pl.DataFrame | None:
+        return self.cache.get(chunk_id) if self.cache is not None else None
+
     def _chunks(self, ids: list[int]) -> list[pl.DataFrame]:
         """The decoded chunks of these ids, in this order (from the cache where it has them)."""
-        got = {i: f for i in ids if (f := self.cache.get(i) if self.cache else None) is not None}
+        got = {i: f for i in ids if (f := self._known(i)) is not None}
         missing = [i for i in ids if i not in got]
         for start in range(0, len(missing), 500):  # SQLite's limit on bound parameters
             part = missing[start:start + 500]
@@ -217,7 +238,41 @@ class ReadTx(_Tx):
 
 
 class WriteTx(_Tx):
-    """One participant's writes, committed together (or not at all)."""
+    """One participant's writes, committed together (or not at all).
+
+    ``fresh`` holds the frames of the chunks this transaction inserted (by id) and ``gone`` the
+    ids it deleted; the store hands both to the shared cache only after the COMMIT."""
+
+    def __init__(self, con: sqlite3.Connection, pcode: str, cache: ChunkCache | None = None,
+                 hours: dict[str, dict[int, list[int]]] | None = None):
+        """``hours``: the hour index of this participant's types as an earlier write on this
+        connection left it (``SqliteStore.write`` hands it over only when no other connection
+        has committed since), filled and kept up to date here."""
+        super().__init__(con, pcode, cache)
+        self.fresh: dict[int, pl.DataFrame] = {}
+        self.gone: list[int] = []
+        self._hours: dict[str, dict[int, list[int]]] = {} if hours is None else hours  # type -> hour -> [chunks, newest time]
+
+    def _hour_index(self, type_name: str) -> dict[int, list[int]]:
+        """Per hour of the type's kept rows: how many chunks, the newest time. One query per
+        type and transaction (the write lock keeps it true), kept up to date by inserts."""
+        index = self._hours.get(type_name)
+        if index is None:
+            index = self._hours[type_name] = {
+                int(b): [int(n), int(t)] for b, n, t in self.con.execute(
+                    "SELECT bucket, COUNT(*), MAX(tmax) FROM chunks WHERE pcode = ? AND type = ? AND carry = 0 GROUP BY bucket",
+                    (self.pcode, type_name))
+            }
+        return index
+
+    def last_time(self, type_name: str) -> int | None:
+        index = self._hour_index(type_name)
+        return max(t for _, t in index.values()) if index else None
+
+    def _known(self, chunk_id: int) -> pl.DataFrame | None:
+        # an id not inserted here is a committed chunk (this transaction holds the write lock)
+        hit = self.fresh.get(chunk_id)
+        return hit if hit is not None else super()._known(chunk_id)
 
     def ensure(self) -> dict[str, Any]:
         meta = self.meta()
@@ -238,50 +293,66 @@ class WriteTx(_Tx):
         self.con.execute("UPDATE participants SET profile = ? WHERE pcode = ?", (json.dumps(profile), self.pcode))
 
     def append(self, type_name: str, frame: pl.DataFrame) -> None:
-        """Add rows (time-sorted) as one chunk per hour they touch; merge crowded hours."""
+        """Add rows (time-sorted) as one chunk per hour they touch; then merge each hour of
+        the type that is closed (a later hour has rows) and still in pieces, and the newest
+        hour once it holds more than :data:`OPEN_HOUR_CHUNKS` chunks."""
         if frame.height == 0:
             return
         times = frame.get_column(TIMESTAMP).to_numpy()
         # time-sorted: each hour is one slice (a 60-s batch is nearly always one slice)
-        edges = np.flatnonzero(np.diff(times // HOUR_MS)) + 1
-        for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), len(times)]):
+        if int(times.min()) // HOUR_MS == int(times.max()) // HOUR_MS:  # one hour, in whatever order
+            edges = []
+        else:
+            edges = (np.flatnonzero(np.diff(times // HOUR_MS)) + 1).tolist()
+        for lo, hi in zip([0, *edges], [*edges, len(times)]):
             bucket = int(times[lo]) // HOUR_MS
             part = frame if hi - lo == frame.height else frame.slice(lo, hi - lo)
-            self._insert(type_name, bucket, part, carry=False,
+            self._insert(type_name, bucket, part, carry=False, compress=False,
                          tmin=int(times[lo:hi].min()), tmax=int(times[lo:hi].max()))
-            n = self.con.execute(
-                "SELECT COUNT(*) FROM chunks WHERE pcode = ? AND type = ? AND carry = 0 AND bucket = ?",
-                (self.pcode, type_name, int(bucket)),
-            ).fetchone()[0]
-            if n > MERGE_AFTER:
-                self._merge(type_name, int(bucket))
+        index = self._hour_index(type_name)
+        newest = max(index)
+        for bucket in [b for b, (n, _) in index.items() if n > (OPEN_HOUR_CHUNKS if b == newest else 1)]:
+            self._merge(type_name, bucket)
 
     def _insert(self, type_name: str, bucket: int, frame: pl.DataFrame, carry: bool,
-                tmin: int | None = None, tmax: int | None = None) -> None:
+                tmin: int | None = None, tmax: int | None = None, compress: bool = True) -> None:
         if tmin is None or tmax is None:
             t = frame.get_column(TIMESTAMP)
             tmin, tmax = int(t.min()), int(t.max())
-        self.con.execute(
+        cur = self.con.execute(
             "INSERT INTO chunks (pcode, type, carry, bucket, tmin, tmax, nrows, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.pcode, type_name, int(carry), bucket, tmin, tmax, frame.height, frame_to_blob(frame)),
+            (self.pcode, type_name, int(carry), bucket, tmin, tmax, frame.height, frame_to_blob(frame, compress)),
         )
+        self.fresh[int(cur.lastrowid)] = frame
+        index = None if carry else self._hours.get(type_name)
+        if index is not None:
+            hour = index.setdefault(bucket, [0, tmax])
+            hour[0] += 1
+            hour[1] = max(hour[1], tmax)
+
+    def _delete(self, where: str, args: tuple) -> None:
+        ids = [i for (i,) in self.con.execute(f"SELECT id FROM chunks WHERE {where}", args)]
+        self.con.execute(f"DELETE FROM chunks WHERE {where}", args)
+        for i in ids:
+            self.fresh.pop(i, None)
+        self.gone.extend(ids)
+        self._hours.clear()  # read again when next needed (deletes are rare: merges, pruning)
 
     def _merge(self, type_name: str, bucket: int) -> None:
         where = "pcode = ? AND type = ? AND carry = 0 AND bucket = ?"
         args = (self.pcode, type_name, bucket)
-        frames = [blob_to_frame(b) for (b,) in self.con.execute(f"SELECT blob FROM chunks WHERE {where} ORDER BY id", args)]
-        merged = pl.concat(frames, how="vertical")
+        ids = [i for (i,) in self.con.execute(f"SELECT id FROM chunks WHERE {where} ORDER BY id", args)]
+        merged = pl.concat(self._chunks(ids), how="vertical", rechunk=True)
         times = merged.get_column(TIMESTAMP).to_numpy()
         if bool((times[1:] < times[:-1]).any()):  # chunks that overlap in time (late data)
             merged = merged.sort(TIMESTAMP, maintain_order=True)
-        self.con.execute(f"DELETE FROM chunks WHERE {where}", args)
-        self._insert(type_name, bucket, merged, carry=False)
+            times = merged.get_column(TIMESTAMP).to_numpy()
+        self._delete(where, args)
+        self._insert(type_name, bucket, merged, carry=False, tmin=int(times[0]), tmax=int(times[-1]))
 
     def prune(self, cutoff_ms: int, carry: dict[str, pl.DataFrame]) -> None:
         """Drop the rows before ``cutoff_ms`` (a whole hour) and replace the carry rows."""
-        self.con.execute(
-            "DELETE FROM chunks WHERE pcode = ? AND (carry = 1 OR bucket < ?)", (self.pcode, bucket_of(cutoff_ms))
-        )
+        self._delete("pcode = ? AND (carry = 1 OR bucket < ?)", (self.pcode, bucket_of(cutoff_ms)))
         for type_name, frame in carry.items():
             if frame.height:
                 self._insert(type_name, -1, frame, carry=True)
@@ -307,7 +378,9 @@ class WriteTx(_Tx):
 
     def delete(self) -> bool:
         found = self.con.execute("DELETE FROM participants WHERE pcode = ?", (self.pcode,)).rowcount > 0
-        for table in ("chunks", "answers", "predictions"):
+        self._delete("pcode = ?", (self.pcode,))
+        found |= bool(self.gone)
+        for table in ("answers", "predictions"):
             found |= self.con.execute(f"DELETE FROM {table} WHERE pcode = ?", (self.pcode,)).rowcount > 0
         return found
 
@@ -365,12 +438,18 @@ class SqliteStore(LiveStore):
                 con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                       timeout=self.busy_timeout_ms / 1000)
                 con.execute("PRAGMA journal_mode=WAL")
-                # FULL: a committed batch is on disk before the 200 goes out (survives power loss too).
-                con.execute("PRAGMA synchronous=FULL")
+                # NORMAL in WAL mode: a COMMIT is written to the WAL file before it returns, so a
+                # batch acknowledged with 200 survives the server process being killed (kill -9:
+                # the operating system still holds the write); only a power loss or a kernel
+                # crash can take back the last commits (the WAL is synced at checkpoints, not at
+                # every commit). FULL (an fsync per commit) would also cover that, at ~3 ms a batch.
+                con.execute("PRAGMA synchronous=NORMAL")
                 con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"store {self.path}: cannot open ({exc})") from None
             self._local.con = con
+            self._local.hours = {}  # this connection's hour index per participant (see write)
+            self._local.hours_version = None
             with self._lock:
                 self._all.append(con)
         return con
@@ -379,13 +458,26 @@ class SqliteStore(LiveStore):
     def write(self, pcode: str) -> Iterator[WriteTx]:
         con = self._con()
         con.execute("BEGIN IMMEDIATE")
+        # data_version moves when another connection (worker, thread) has committed since this
+        # one last looked; this connection's own commits leave it: then the hour index kept
+        # from this connection's last write is still what the file holds.
+        version = con.execute("PRAGMA data_version").fetchone()[0]
+        if self._local.hours_version != version:
+            self._local.hours.clear()
+            self._local.hours_version = version
         try:
-            yield WriteTx(con, pcode)
+            tx = WriteTx(con, pcode, self.cache, self._local.hours.setdefault(pcode, {}))
+            yield tx
             con.execute("COMMIT")
         except BaseException:
+            self._local.hours.clear()  # it may hold what was rolled back
             if con.in_transaction:  # the body failed, or COMMIT did (disk full): nothing is kept
                 con.execute("ROLLBACK")
             raise
+        if self.cache is not None:  # committed: its chunks are now what these ids name
+            self.cache.drop(tx.gone)
+            for chunk_id, frame in tx.fresh.items():
+                self.cache.put(chunk_id, frame)
 
     @contextmanager
     def read(self, pcode: str) -> Iterator[ReadTx]:

@@ -37,6 +37,11 @@ def serve(
         typer.Option("--token", envvar="KEMO_API_TOKEN", show_envvar=True,
                      help="Bearer token the /participants routes require. Needed to listen on anything but loopback."),
     ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log/--no-access-log",
+                     help="Log a line per request (uvicorn's access log). Off saves ~0.1 ms a request: for high-rate ingest."),
+    ] = True,
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
@@ -63,7 +68,7 @@ def serve(
         app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded, store_path=store, token=token)
         typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
         typer.echo(f"live store: {store}{' (token required)' if token else ''}", err=True)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return
     import os
 
@@ -82,7 +87,7 @@ def serve(
     typer.echo(f"live store: {store}{' (token required)' if token else ''}", err=True)
     del loaded  # each worker loads (and re-checks) its own copy
     uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,
-                host=host, port=port, log_level="info")
+                host=host, port=port, log_level="info", access_log=access_log)
 
 
 def _check_host(host: str) -> None:

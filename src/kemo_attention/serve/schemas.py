@@ -8,6 +8,8 @@ bool) is checked by :mod:`kemo_attention.serve.service`.
 from __future__ import annotations
 
 import math
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictFloat, StrictInt, StrictStr, WithJsonSchema, model_validator
@@ -45,15 +47,27 @@ def _feature_row(value: Any) -> dict[str, Any]:
     return value  # NaN/Infinity are caught by the service's vectorised finiteness check
 
 
+_DICT_TYPE = frozenset({dict})
+
+
+def _all_finite(cells: list) -> bool:
+    """Whether every float among ``cells`` is finite. The sum of the floats is finite when
+    they all are (a NaN or an infinity makes it NaN or infinite), so one C-level sum decides
+    the usual case; only a sum that overflows looks at each value."""
+    floats = list(compress(cells, map(is_, map(type, cells), repeat(float))))
+    return math.isfinite(sum(floats)) or all(map(math.isfinite, floats))
+
+
 def _records(value: Any) -> list[dict[str, Any]]:
     """A list of raw records: objects whose values are JSON scalars (the release's cells)."""
     if not isinstance(value, list):
         raise ValueError(f"expected a list of records; got {_kind(value)}")
-    # One pass at C speed over every value for the usual, valid batch; the record-by-record
-    # loop below runs only to name what is wrong.
-    if all(type(r) is dict for r in value):
-        cells = [v for r in value for v in r.values()]
-        if set(map(type, cells)) <= _SCALAR_TYPES and all(map(math.isfinite, [v for v in cells if type(v) is float])):
+    # One pass at C speed over every value for the usual, valid batch (no Python-level loop:
+    # map / chain / compress); the record-by-record loop below runs only to name what is wrong.
+    if set(map(type, value)) <= _DICT_TYPE:
+        cells = list(chain.from_iterable(map(dict.values, value)))
+        kinds = set(map(type, cells))
+        if kinds <= _SCALAR_TYPES and (float not in kinds or _all_finite(cells)):
             return value
     for i, record in enumerate(value):
         if not isinstance(record, dict):

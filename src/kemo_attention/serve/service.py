@@ -267,11 +267,12 @@ class PredictionService:
         }
 
     def tables(self, records: dict[str, list[dict[str, Any]]], prompt_ms: int | None = None,
-               warnings: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+               warnings: list[str] | None = None, *, given_only: bool = False) -> tuple[dict[str, Any], list[str]]:
         """Records by data type -> one typed frame per each of the 27 types; the types left
         without rows. With ``prompt_ms`` (a prediction from the request alone) only rows before
         it are kept, and ``warnings`` gets a line per type that had later rows; without it
-        (live ingest, which stores every row) all rows are kept."""
+        (live ingest, which stores every row) all rows are kept. ``given_only``: frames only
+        for the types with records (live ingest; no empty frames for the rest)."""
         import polars as pl
 
         from kemo_attention.errors import DataError
@@ -299,6 +300,9 @@ class PredictionService:
         tables, absent = {}, []
         for name, dtype in DATA_TYPES.items():
             key, recs = given.get(name, (name, []))
+            if given_only and not recs:
+                absent.append(name)
+                continue
             frame = empty_frame(dtype)
             if recs:
                 try:
