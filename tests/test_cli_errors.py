@@ -109,17 +109,21 @@ def test_debug_is_listed_in_the_help():
 
 
 # ------------------------------------------------------------------ Ctrl-C
+CTRL_C_PARTICIPANTS = 8
+
 @pytest.fixture(scope="module")
 def demo_release(tmp_path_factory) -> Path:
-    """A small demo release (4 participants, 1 day), written by the CLI itself."""
+    """A small demo release (8 participants, 1 day), written by the CLI itself. Eight, not
+    fewer: a participant takes well under a second here, and the pool hands a worker its next
+    participant early, so with few of them a loaded machine could finish all before the signal."""
     root = tmp_path_factory.mktemp("ctrl_c") / "release"
-    res = run("synth", "--out", root, "--participants", "4", "--days", "1", "--quiet", "--workers", "1")
+    res = run("synth", "--out", root, "--participants", str(CTRL_C_PARTICIPANTS), "--days", "1", "--quiet", "--workers", "1")
     assert res.returncode == 0, res.stderr
     return root
 
 
 def _start_extract(release: Path, out: Path) -> subprocess.Popen:
-    # Two workers for four participants: when the first one is cached, two are still queued.
+    # Two workers: when the first participant is cached, most are still queued.
     args = [CLI, "extract", str(release), "--out", str(out), "--min-responses", "1", "--backend", "processes", "--workers", "2"]
     # A session of its own, like a job in a terminal: the signal can go to its whole process group.
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -156,13 +160,13 @@ def test_ctrl_c_during_extract_exits_130_and_a_rerun_resumes(demo_release, tmp_p
     assert not (out / "manifest.json").exists() and not (out / "attention.pkl").exists()
     # It stopped at once: the queued participants were not run (each takes seconds here).
     finished = sorted(p.name.split("-")[0] for p in (out / ".cache").glob("P*.npz"))
-    assert len(finished) < 4, (finished, took)
+    assert len(finished) < CTRL_C_PARTICIPANTS, (finished, took)
 
     if target == "process group":
         res = run("extract", demo_release, "--out", out, "--min-responses", "1", "--workers", "2", timeout=600)
         assert res.returncode == 0, res.stderr
         manifest = json.loads((out / "manifest.json").read_text())
-        assert manifest["counts"]["participants"] == 4
+        assert manifest["counts"]["participants"] == CTRL_C_PARTICIPANTS
         assert manifest["cache"]["hits"] == len(finished) >= 1  # resumed: finished participants not redone
 
 
