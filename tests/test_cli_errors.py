@@ -170,6 +170,48 @@ def test_ctrl_c_during_extract_exits_130_and_a_rerun_resumes(demo_release, tmp_p
         assert manifest["cache"]["hits"] == len(finished) >= 1  # resumed: finished participants not redone
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_ctrl_c_while_workers_start_is_one_line(demo_release, tmp_path):
+    """Ctrl-C in the second the worker processes are still importing: without SIGINT held back
+    while they start, each prints a KeyboardInterrupt traceback from multiprocessing."""
+    proc = _start_extract(demo_release, tmp_path / "features")
+    try:
+        started = time.monotonic()
+        # spawn workers (command line "-c from multiprocessing.spawn ..."): two, beside the tracker
+        while sum("multiprocessing.spawn" in _cmdline(p) for p in _children(proc.pid)) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - started < 120, "the workers did not start"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted; rerun to resume"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 # ------------------------------------------------------- one error family
 def test_the_projects_errors_are_kemo_errors():
     from kemo_attention.compute import ExecutorSettingsError, TaskError

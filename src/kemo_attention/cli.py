@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import typer
 
@@ -27,6 +28,7 @@ PROG = "kemo-attention"
 DEBUG_ENV = "KEMO_ATTENTION_DEBUG"
 DEBUG_FLAG = "--debug"
 INTERRUPTED = "interrupted; rerun to resume"
+EXIT_GRACE_SECONDS = 5.0  # after Ctrl-C, the longest the interpreter may take to wind down
 
 app = typer.Typer(
     name=PROG,
@@ -165,7 +167,33 @@ def main(argv: list[str] | None = None) -> None:
     args, debug = _take_debug_flag(list(sys.argv[1:] if argv is None else argv))
     if debug:
         os.environ[DEBUG_ENV] = "1"
-    sys.exit(run(args))
+    code = run(args)
+    if code == 130:
+        _leave_after_interrupt()
+    sys.exit(code)
+
+
+def _leave_after_interrupt() -> None:
+    """Make sure an interrupted run ends: exit normally, but never wait more than a few seconds.
+
+    A worker process ended while it was sending its result can leave the process pool's
+    manager thread waiting forever for the rest of that message, and the interpreter joins that
+    thread before exiting (seen, rarely: a hang after "interrupted"). A daemon timer keeps
+    running through those joins and ends the process if they take too long. Nothing is lost:
+    outputs and cache entries are written to temporary names and renamed, and every `finally`
+    block has already run on the way out of ``run``."""
+    timer = threading.Timer(EXIT_GRACE_SECONDS, _exit_now, args=(130,))
+    timer.daemon = True
+    timer.start()
+
+
+def _exit_now(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Sequence
 
@@ -72,6 +73,8 @@ def _process_init(shared: dict[str, Any]) -> None:
     # ends the workers), so a worker neither prints a KeyboardInterrupt traceback nor dies
     # half-way through writing a cache entry.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the driver while it started us
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _pin_threads()
     _WORKER_SHARED.clear()
     _WORKER_SHARED.update(shared)
@@ -196,7 +199,12 @@ class Executor:
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_process_init, initargs=(shared,)) as pool:
             try:
-                pending = {pool.submit(_process_call, fn, item): i for i, item in enumerate(items)}
+                # The pool starts its workers during these submits. SIGINT stays blocked meanwhile:
+                # the workers inherit the blocked mask and only unblock it once they ignore SIGINT
+                # (_process_init), so a Ctrl-C while they are still importing does not print their
+                # KeyboardInterrupt tracebacks; the driver gets its own SIGINT right after.
+                with _sigint_blocked():
+                    pending = {pool.submit(_process_call, fn, item): i for i, item in enumerate(items)}
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
@@ -265,6 +273,19 @@ def nodes_line(nodes_used: Sequence[dict[str, Any]]) -> str:
     each = ", ".join(f"{n['address']} ({n['node_id'][:8]}): {n['tasks']}" for n in nodes_used)
     count = len(nodes_used)
     return f"ran on {count} Ray node{'s' if count != 1 else ''}, tasks per node: {each}"
+
+
+@contextmanager
+def _sigint_blocked():
+    """Hold SIGINT back (delivered when the block ends) where the platform allows it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:
