@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from benchtools import load_average, write_json_atomic  # shared with the other benchmarks
 
 HOUR_MS = 3_600_000
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,14 +62,6 @@ def cpu_s(pid: int) -> float:
     Over a request it is what the server spent on it, whatever else the shared machine runs."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def loadavg() -> list[float] | None:
-    """The machine's 1-, 5- and 15-minute load averages (other jobs share the cores)."""
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
 
 
 def store_mb(store: Path) -> float:
@@ -216,7 +209,7 @@ def main() -> None:
                 ahead.append(pool.submit(records_body, plan, *span))
 
         build_ahead()
-        load_start = loadavg()
+        load_start = load_average()
         began = time.perf_counter()
         client_cpu_began = time.process_time()
         for kind, start, end, payload in steps:
@@ -277,7 +270,7 @@ def main() -> None:
             # the records requests (1/100 s ticks), the client's over the whole replay
             "server_cpu_s": round(server_cpu, 1), "rows_per_server_cpu_s": round(rows_sent / server_cpu) if server_cpu else None,
             "client_cpu_s": round(client_cpu, 1),
-            "load_at_start": load_start, "load_at_end": loadavg(),
+            "load_at_start": load_start, "load_at_end": load_average(),
             "rows_per_day": round(rows_sent / max(args.days, 1)),
         },
         "prediction_latency": {
@@ -292,7 +285,7 @@ def main() -> None:
     }
     out = args.out or ROOT / "bench" / "results" / ("live.json" if args.days == 7 else f"live-{args.days}d.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    write_json_atomic(out, result)
     print(json.dumps({k: result[k] for k in ("ingest", "prediction_latency", "samples", "final", "predict_raw")}, indent=1))
     print(f"wrote {out}", file=sys.stderr)
 

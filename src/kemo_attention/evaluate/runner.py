@@ -28,7 +28,7 @@ from kemo_attention.dataset import Dataset
 from kemo_attention.errors import DataError, KemoError
 from kemo_attention.evaluate.metrics import binary_metrics, participant_metrics, predict_labels
 from kemo_attention.evaluate.splits import make_splits
-from kemo_attention.models.zoo import MODEL_NAMES, VOTING_MEMBERS
+from kemo_attention.models.zoo import MODEL_NAMES, VOTING_MEMBERS, same_settings
 
 
 # ---------------------------------------------------------------------------- the task
@@ -184,7 +184,7 @@ def fit_model(model, scale, select, X_train, X_test, y_train, groups_train, sett
 def _same_step(unfitted, member_step, name):
     """The member's fitted step, after checking it is the step the voting pipeline would fit."""
     member_name, fitted = member_step
-    if member_name != name or type(fitted) is not type(unfitted) or fitted.get_params() != unfitted.get_params():
+    if member_name != name or not same_settings(fitted, unfitted):
         raise RuntimeError(f"voting: its {name!r} step differs from its members'; cannot reuse their fits")
     return fitted
 

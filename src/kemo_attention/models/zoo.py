@@ -266,6 +266,12 @@ def make_pipeline(
     return Pipeline(steps)
 
 
+def same_settings(fitted, unfitted) -> bool:
+    """Whether ``fitted`` is what fitting ``unfitted`` would give on the same rows: the same
+    class with the same parameters (fitting is deterministic)."""
+    return type(fitted) is type(unfitted) and fitted.get_params() == unfitted.get_params()
+
+
 def soft_voting_from_fitted(voting, members: dict, y):
     """``voting`` (an unfitted soft VotingClassifier) as ``voting.fit(X, y)`` would leave it,
     built from ``members`` (name -> estimator) already fitted on those ``X, y``.
@@ -290,7 +296,7 @@ def soft_voting_from_fitted(voting, members: dict, y):
         raise ValueError(f"voting members {names} differ from the fitted ones {list(members)}")
     for name, unfitted in voting.estimators:
         fitted = members[name]
-        if type(fitted) is not type(unfitted) or fitted.get_params() != unfitted.get_params():
+        if not same_settings(fitted, unfitted):
             raise ValueError(f"voting member {name!r} has other settings than the fitted {type(fitted).__name__}")
     encoder = LabelEncoder().fit(y)
     if not np.array_equal(encoder.transform(encoder.classes_), encoder.classes_):
