@@ -34,7 +34,8 @@ app = typer.Typer(
     name=PROG,
     help=(
         "Predict attention (focused / not focused) from smartphone and wristband sensing "
-        "(K-EmoPhone). Stages: check a release, extract features, evaluate models, export a "
+        "(K-EmoPhone). Stages: check a release, extract features, evaluate models, run a study across "
+        "self-reports, export a "
         "bundle, serve it, look at it in a dashboard. `kemo-attention demo` runs them all on "
         "built-in demo data."
     ),
@@ -69,12 +70,14 @@ def _register() -> None:
     from kemo_attention.live import commands as live_cmd
     from kemo_attention.release import commands as release_cmd
     from kemo_attention.serve import commands as serve_cmd
+    from kemo_attention.study import commands as study_cmd
 
     app.command("demo")(demo_run.demo_command)
     app.command("synth")(demo_cmd.synth)
     app.command("check")(release_cmd.check)
     app.command("extract")(features_cmd.extract)
     app.command("evaluate")(evaluate_cmd.evaluate)
+    app.command("study")(study_cmd.study)
     app.command("export")(bundle_cmd.export)
     app.command("serve")(serve_cmd.serve)
     app.command("dashboard")(dashboard_cmd.dashboard)

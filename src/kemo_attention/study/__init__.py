@@ -1,0 +1,1 @@
+"""The study: every self-report, repeated grouped CV, intervals, tests, calibration, tuning, personalization, one report."""
