@@ -73,7 +73,7 @@ class StudySettings:
 
 def fold_plan(inputs: list[StudyInput], settings: StudySettings, store: str):
     """Every fold of the study as a :class:`FoldTask` (label, cv, repeat, fold order)."""
-    from kemo_attention.evaluate.splits import make_splits
+    from kemo_attention.evaluate.splits import make_splits, repeated_sgkf_splits
     from kemo_attention.study.folds import FoldTask
 
     tasks = []
@@ -82,8 +82,10 @@ def fold_plan(inputs: list[StudyInput], settings: StudySettings, store: str):
         for cv in settings.cvs:
             repeats = settings.repeats if cv == "sgkf" else 1
             for repeat in range(repeats):
-                # repeat r shuffles with seed + r: R different partitions of the participants
-                folds = make_splits(y, groups, cv=cv, n_splits=settings.n_splits, seed=settings.seed + repeat)
+                if cv == "sgkf":  # repeat 0: evaluate's folds; then R - 1 other partitions of the people
+                    folds = repeated_sgkf_splits(y, groups, settings.n_splits, settings.seed, repeat)
+                else:
+                    folds = make_splits(y, groups, cv="logo")
                 for k, (tr, te) in enumerate(folds):
                     if np.unique(y[tr]).shape[0] < 2:
                         raise KemoError(
@@ -233,6 +235,8 @@ def _write_study(out: Path, inputs, settings: StudySettings, results, executor, 
             },
             "seeds": {
                 "base": settings.seed,
+                # repeat 0: StratifiedGroupKFold(random_state=base); repeat r: participants in the order
+                # of numpy's default_rng(base + r).permutation (evaluate/splits.py)
                 "sgkf_repeat_seeds": [settings.seed + r for r in range(settings.repeats)] if "sgkf" in settings.cvs else [],
                 "models": settings.seed,
                 "inner_folds": settings.seed,
