@@ -271,3 +271,22 @@ def test_bad_trial_counts_and_shapes_are_refused(outer):
         tune_model("logreg", X.iloc[train], y[train], groups[train], settings=_settings(bools, nums), n_trials=0)
     with pytest.raises(KemoError, match="X_train has .* rows, y_train .*; they must match"):
         tune_model("logreg", X.iloc[train], y[train][:-1], groups[train], settings=_settings(bools, nums), n_trials=1)
+
+
+def test_models_sharing_prepared_inner_folds_get_what_each_gets_alone(outer):
+    """The fronts do not depend on the model: sharing them (and the order models use them in)
+    changes no trial's score."""
+    from kemo_attention.models.tuning import prepare_inner_folds
+
+    X, y, groups, bools, nums, train, _ = outer
+    Xt, yt, gt = X.iloc[train], y[train], groups[train]
+    settings = _settings(bools, nums, oversample=True)
+    shared = prepare_inner_folds(Xt, yt, gt, settings=settings, seed=4)
+    for model in ("evxgb", "rf", "lgbm"):
+        alone = tune_model(model, Xt, yt, gt, settings=settings, n_trials=2, seed=4)
+        together = tune_model(model, Xt, yt, gt, settings=settings, n_trials=2, seed=4, inner=shared)
+        assert together.history == alone.history
+    with pytest.raises(KemoError, match="prepared inner folds were made from other rows, settings, seed"):
+        tune_model("logreg", Xt, yt, gt, settings=settings, n_trials=1, seed=5, inner=shared)
+    with pytest.raises(KemoError, match="prepared inner folds were made from other rows"):
+        tune_model("logreg", Xt, 1 - yt, gt, settings=settings, n_trials=1, seed=4, inner=shared)

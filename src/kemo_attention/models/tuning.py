@@ -10,7 +10,9 @@ participant-grouped inner cross-validation on those rows:
   left out (the result's ``warnings`` say which);
 * per inner fold, the scale + select front is fitted ONCE on the inner training rows (it does
   not depend on the trial's parameters) and its selected matrices are reused by every trial;
-  a trial fits only the tail (``[oversample] -> to_array -> estimator``) of each inner fold;
+  a trial fits only the tail (``[oversample] -> to_array -> estimator``) of each inner fold.
+  The front depends on neither the trial nor the model, so the tuned models of one outer fold
+  can share one :func:`prepare_inner_folds` (``tune_model(..., inner=...)``);
 * score: mean ROC AUC over the inner test sides (threshold-free, so small inner folds do not
   make it jump the way macro F1 at 0.5 does). The best trial's parameters win; ties go to the
   earlier trial.
@@ -269,6 +271,57 @@ def inner_folds(y, groups, *, n_splits: int = 3, seed: int = 42) -> list[tuple[n
 
 
 # ---------------------------------------------------------------------------- the search
+@dataclass(frozen=True)
+class InnerFolds:
+    """The inner folds of one outer training side with their fronts fitted, ready for trials.
+
+    Made by :func:`prepare_inner_folds`; the tuned models of one outer fold can share it (the
+    front does not depend on the model either), which changes no number.
+    """
+
+    fitted: list[dict]  # per scored inner fold: selected fit/score rows, labels, participants
+    y: np.ndarray
+    groups: np.ndarray
+    front_key: tuple  # what the fronts depend on: columns, seed of the selector, folds' seed, count
+    warnings: list[str]
+
+
+def _front_key(settings: dict, seed: int, inner_splits: int) -> tuple:
+    return (tuple(settings["bool_columns"]), tuple(settings["numeric_columns"]), settings["seed"], seed, inner_splits)
+
+
+def prepare_inner_folds(
+    X_train, y_train, groups_train, *, settings: dict, seed: int = 42, inner_splits: int = 3
+) -> InnerFolds:
+    """Split one outer training side into participant-grouped inner folds and fit each inner
+    fold's scale + select front on its inner training rows (see :func:`tune_model`)."""
+    from threadpoolctl import threadpool_limits
+
+    y_train, groups_train = np.asarray(y_train), np.asarray(groups_train)
+    if not (len(X_train) == len(y_train) == len(groups_train)):
+        raise KemoError(
+            f"tuning: X_train has {len(X_train)} rows, y_train {len(y_train)}, groups_train {len(groups_train)}; "
+            "they must match"
+        )
+    notes: list[str] = []
+    with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        folds = inner_folds(y_train, groups_train, n_splits=inner_splits, seed=seed)
+        scorable = []
+        for k, (tr, te) in enumerate(folds):
+            if np.unique(y_train[te]).shape[0] == 2:
+                scorable.append((tr, te))
+            else:
+                notes.append(f"tuning: inner fold {k}: its test side holds one class; not scored")
+        if not scorable:
+            raise KemoError(
+                f"tuning: no inner fold of {inner_splits} has both classes on its test side; ROC AUC cannot score a trial"
+            )
+        fitted = [_prepare_fold(X_train, y_train, groups_train, tr, te, settings) for tr, te in scorable]
+    _add_messages(notes, caught)
+    return InnerFolds(fitted, y_train, groups_train, _front_key(settings, seed, inner_splits), notes)
+
+
 def tune_model(
     model: str,
     X_train,
@@ -279,6 +332,7 @@ def tune_model(
     n_trials: int,
     seed: int = 42,
     inner_splits: int = 3,
+    inner: InnerFolds | None = None,
 ) -> TuningResult:
     """Search ``model``'s parameters on one outer training side (module docstring).
 
@@ -291,6 +345,8 @@ def tune_model(
     n_trials : trials (>= 1; trial 0 is the zoo's fixed setting)
     seed : seeds the TPE sampler and the inner folds
     inner_splits : inner folds (participants grouped)
+    inner : the same side's :func:`prepare_inner_folds`, to share its fitted fronts between
+        the tuned models of one outer fold (made here when None)
 
     Returns
     -------
@@ -302,36 +358,32 @@ def tune_model(
     model = base_model(model)
     if not isinstance(n_trials, (int, np.integer)) or isinstance(n_trials, bool) or n_trials < 1:
         raise KemoError(f"tuning: n_trials must be an integer >= 1; got {n_trials!r}")
-    y_train, groups_train = np.asarray(y_train), np.asarray(groups_train)
-    if not (len(X_train) == len(y_train) == len(groups_train)):
-        raise KemoError(
-            f"tuning: X_train has {len(X_train)} rows, y_train {len(y_train)}, groups_train {len(groups_train)}; "
-            "they must match"
-        )
     started = time.perf_counter()
+    if inner is None:
+        inner = prepare_inner_folds(
+            X_train, y_train, groups_train, settings=settings, seed=seed, inner_splits=inner_splits
+        )
+    elif (
+        inner.front_key != _front_key(settings, seed, inner_splits)
+        or not np.array_equal(inner.y, np.asarray(y_train))
+        or not np.array_equal(inner.groups, np.asarray(groups_train))
+    ):
+        raise KemoError(
+            "tuning: the prepared inner folds were made from other rows, settings, seed or inner_splits; "
+            "prepare them from this training side"
+        )
     fast = bool(settings.get("fast", False))
-    caught_messages: list[str] = []
+    messages = list(inner.warnings)
+
+    def objective(trial) -> float:
+        params = SEARCH_SPACES[model](trial, fast=fast)
+        scores = [_score_tail(model, params, fold, settings) for fold in inner.fitted]
+        trial.set_user_attr("estimator_params", params)
+        trial.set_user_attr("fold_scores", scores)
+        return float(np.mean(scores))
 
     with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        folds = inner_folds(y_train, groups_train, n_splits=inner_splits, seed=seed)
-        scorable = [(k, tr, te) for k, (tr, te) in enumerate(folds) if np.unique(y_train[te]).shape[0] == 2]
-        for k, (_, te) in enumerate(folds):
-            if np.unique(y_train[te]).shape[0] < 2:
-                caught_messages.append(f"tuning: inner fold {k}: its test side holds one class; not scored")
-        if not scorable:
-            raise KemoError(
-                f"tuning: no inner fold of {inner_splits} has both classes on its test side; ROC AUC cannot score a trial"
-            )
-        prepared = [_prepare_fold(X_train, y_train, groups_train, tr, te, settings) for _, tr, te in scorable]
-
-        def objective(trial) -> float:
-            params = SEARCH_SPACES[model](trial, fast=fast)
-            scores = [_score_tail(model, params, fold, settings) for fold in prepared]
-            trial.set_user_attr("estimator_params", params)
-            trial.set_user_attr("fold_scores", scores)
-            return float(np.mean(scores))
-
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
@@ -340,10 +392,7 @@ def tune_model(
             study.optimize(objective, n_trials=int(n_trials), catch=())
         finally:
             optuna.logging.set_verbosity(verbosity)
-    for w in caught:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
-        if text not in caught_messages:
-            caught_messages.append(text)
+    _add_messages(messages, caught)
 
     history = [
         {
@@ -362,10 +411,18 @@ def tune_model(
         inner_score=best["inner_score"],
         trials=len(history),
         history=history,
-        inner_folds=len(prepared),
+        inner_folds=len(inner.fitted),
         seconds=time.perf_counter() - started,
-        warnings=caught_messages,
+        warnings=messages,
     )
+
+
+def _add_messages(messages: list[str], caught) -> None:
+    """Append each caught warning once, as "Category: first line"."""
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
+        if text not in messages:
+            messages.append(text)
 
 
 def _prepare_fold(X, y, groups, train, test, settings) -> dict[str, Any]:
