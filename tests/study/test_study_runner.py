@@ -104,7 +104,7 @@ def test_rerun_resumes_from_finished_folds_with_identical_numbers(small_study, t
     out, inputs, settings, manifest = small_study
     copy = tmp_path / "study"
     first = run_study(inputs, copy, settings, executor=Executor("serial", progress=False))
-    assert first["timings"]["folds_fitted_now"] == 0  # every fold came from... no: a new folder
+    assert first["timings"]["folds_fitted_now"] == first["timings"]["folds"] == 40  # a new folder: all fitted
     store = next((tmp_path / ".study.folds").iterdir())
     files = sorted(store.glob("*.pkl"))
     for f in files[::3]:  # as if interrupted: a third of the folds never finished
@@ -144,3 +144,18 @@ def test_calibration_sees_training_rows_only(monkeypatch):
         assert set(train_idx.tolist()) <= outer_train and set(test_idx.tolist()) <= outer_train
         assert not set(ds.group[train_idx]) & set(ds.group[test_idx])
     assert set(result["calibrated"]) == {"logreg"}
+
+
+def test_tuned_models_sit_beside_the_fixed_ones_with_their_parameters(tmp_path):
+    inputs = study_inputs(labels=("attention",), participants=9, per_participant=20)
+    settings = StudySettings(models=["logreg", "dummy"], repeats=1, tune=3, calibrate="none",
+                             protocols=("population",), fast=True)  # fmt: skip
+    run_study(inputs, tmp_path / "study", settings, executor=Executor("serial", progress=False))
+    summary = pd.read_csv(tmp_path / "study" / "summary.csv")
+    assert {"logreg", "logreg-tuned", "dummy"} == set(summary["model"])
+    tuning = pd.read_csv(tmp_path / "study" / "tuning.csv")
+    assert len(tuning) == 5 and set(tuning["model"]) == {"logreg-tuned"} and (tuning["trials"] == 3).all()
+    for params in tuning["params"]:
+        assert set(json.loads(params)) == {"C"}  # logreg's search space
+    comp = pd.read_csv(tmp_path / "study" / "comparisons.csv")
+    assert "logreg-tuned" in set(comp.loc[comp["role"] == "vs_dummy", "model"])

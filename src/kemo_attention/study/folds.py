@@ -112,10 +112,16 @@ def study_fold(task: FoldTask, datasets, settings) -> dict[str, Any]:
         proba[model] = result["proba_test"]
 
     tuning: list[dict[str, Any]] = []
-    for model in settings["tune_models"] if settings["tune"] else ():
-        tuned_proba, record = _fit_tuned(model, X, y, groups, tr, scale, select, X_train, X_test, settings)
-        proba[record["model"]] = tuned_proba
-        tuning.append(record)
+    if settings["tune"] and settings["tune_models"]:
+        from kemo_attention.models.tuning import prepare_inner_folds
+
+        # the inner folds' fronts do not depend on the model: fitted once for every tuned model
+        inner = prepare_inner_folds(X.iloc[tr], y[tr], groups[tr], settings=settings, seed=settings["seed"],
+                                    inner_splits=settings["inner_splits"])  # fmt: skip
+        for model in settings["tune_models"]:
+            tuned_proba, record = _fit_tuned(model, X, y, groups, tr, scale, select, X_train, X_test, settings, inner)
+            proba[record["model"]] = tuned_proba
+            tuning.append(record)
 
     calibrated: dict[str, np.ndarray] = {}
     calibrators: dict[str, dict[str, Any]] = {}
@@ -140,7 +146,7 @@ def study_fold(task: FoldTask, datasets, settings) -> dict[str, Any]:
     return result
 
 
-def _fit_tuned(model, X, y, groups, tr, scale, select, X_train, X_test, settings):
+def _fit_tuned(model, X, y, groups, tr, scale, select, X_train, X_test, settings, inner):
     """Tune ``model`` on inner folds of the outer training rows, refit it behind the fold's front."""
     from threadpoolctl import threadpool_limits
 
@@ -150,7 +156,7 @@ def _fit_tuned(model, X, y, groups, tr, scale, select, X_train, X_test, settings
     with threadpool_limits(1):
         tuned = tune_model(
             model, X.iloc[tr], y[tr], groups[tr], settings=settings, n_trials=settings["tune"],
-            seed=settings["seed"], inner_splits=settings["inner_splits"],
+            seed=settings["seed"], inner_splits=settings["inner_splits"], inner=inner,
         )  # fmt: skip
         pipe = tuned_pipeline(
             model, tuned.params, bool_columns=settings["bool_columns"], numeric_columns=settings["numeric_columns"],
