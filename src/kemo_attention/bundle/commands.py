@@ -11,6 +11,13 @@ import typer
 from kemo_attention.options import ModelName, ModelOption
 
 
+class Calibration(str, enum.Enum):
+    """How `export --calibrate` maps the model's probabilities."""
+
+    sigmoid = "sigmoid"
+    isotonic = "isotonic"
+
+
 class BundleFormat(str, enum.Enum):
     """How `export` writes the fitted model."""
 
@@ -24,6 +31,8 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the bundle (<label>-<model>.pkl + .manifest.json).")] = Path("models"),
     eval_dir: Annotated[Optional[Path], typer.Option("--eval", help="An `evaluate` output folder: its leaderboard row becomes the bundle's cv_scores.")] = None,
     fmt: Annotated[BundleFormat, typer.Option("--format", help="pickle (the .pkl users expect) or skops (safer to load).")] = BundleFormat.pickle,
+    calibrate: Annotated[Optional[Calibration], typer.Option("--calibrate", help="Return calibrated probabilities: sigmoid (Platt) or isotonic, fitted on out-of-fold probabilities of participant-grouped inner folds; the bundle is named <label>-<model>-<method>.")] = None,
+    calibration_splits: Annotated[int, typer.Option("--calibration-splits", min=2, help="Inner folds (by participant) for --calibrate.")] = 3,
 ) -> None:
     """Fit a model on every sample of DATA and write it as a bundle for `serve` and the dashboard.
 
@@ -34,7 +43,10 @@ def export(
     from kemo_attention.dataset import load_dataset
 
     dataset = load_dataset(data)  # a DatasetFormatError is a DataError: one line for the user
-    path = export_bundle(dataset, ModelName(model).value, out, eval_dir=eval_dir, fmt=BundleFormat(fmt).value, input_path=data)
+    path = export_bundle(
+        dataset, ModelName(model).value, out, eval_dir=eval_dir, fmt=BundleFormat(fmt).value, input_path=data,
+        calibrate=None if calibrate is None else Calibration(calibrate).value, calibration_splits=calibration_splits,
+    )
     typer.echo(f"wrote {path}")
     typer.echo(f"wrote {manifest_path_for(path)}")
     typer.echo(f"serve it with: kemo-attention serve {path}")

@@ -43,6 +43,8 @@ def export_bundle(
     eval_dir: str | Path | None = None,
     fmt: str = "pickle",
     input_path: str | Path | None = None,
+    calibrate: str | None = None,
+    calibration_splits: int = 3,
 ) -> Path:
     """Fit ``make_pipeline(model)`` on every sample of ``dataset`` and write the bundle.
 
@@ -51,13 +53,22 @@ def export_bundle(
     ``eval_dir`` (an ``evaluate`` output folder) supplies the model's cross-validated scores
     (its leaderboard row) and the oversampling/seed settings it was evaluated with.
     ``input_path`` is the feature file the dataset came from; its SHA-256 goes in the manifest.
+
+    ``calibrate`` ("sigmoid" or "isotonic") makes the bundle return calibrated probabilities:
+    the map is fitted on out-of-fold probabilities of ``calibration_splits`` participant-grouped
+    inner folds of these samples (participants from the dataset's ``group``), the pipeline
+    itself on every sample (:class:`~kemo_attention.models.calibration.CalibratedPipeline`).
+    Such a bundle is named ``<label>-<model>-<method>``, so it can sit beside the plain one.
     """
+    from kemo_attention.models.calibration import CALIBRATION_METHODS, CalibratedPipeline
     from kemo_attention.models.zoo import MODEL_NAMES, describe_model, fit_pipeline, make_pipeline
 
     if model not in MODEL_NAMES:
         raise BundleError(f"unknown model {model!r}; expected one of {', '.join(MODEL_NAMES)}")
     if fmt not in FORMATS:
         raise BundleError(f"unknown bundle format {fmt!r}; expected pickle or skops")
+    if calibrate is not None and calibrate not in CALIBRATION_METHODS:
+        raise BundleError(f"unknown calibration {calibrate!r}; expected one of {', '.join(CALIBRATION_METHODS)}")
     if len(np.unique(dataset.y)) < 2:
         raise BundleError("the dataset holds one class only; a classifier needs samples of both labels 0 and 1")
     _check_features(dataset.X)
@@ -73,9 +84,14 @@ def export_bundle(
         random_state=int(settings.get("seed", 42)),
     )
     # groups reach EvXGB's participant-grouped early-stopping split; other models ignore them
-    fit_pipeline(pipeline, dataset.X, dataset.y, groups=dataset.group)
+    if calibrate is None:
+        fitted = fit_pipeline(pipeline, dataset.X, dataset.y, groups=dataset.group)
+    else:
+        seed = int(settings.get("seed", 42))
+        fitted = CalibratedPipeline(pipeline, method=calibrate, n_splits=calibration_splits, seed=seed)
+        fitted.fit(dataset.X, dataset.y, groups=dataset.group)
     return save_bundle(
-        pipeline, dataset, out_dir, model=model, description=describe_model(model), fmt=fmt,
+        fitted, dataset, out_dir, model=model, description=describe_model(model), fmt=fmt,
         input_path=input_path, cv_scores=cv_scores, cv_source=str(eval_dir) if eval_dir is not None else None,
     )
 
@@ -113,14 +129,22 @@ def save_bundle(
     cv_scores: dict | None = None,
     cv_source: str | None = None,
 ) -> Path:
-    """Write an already fitted ``pipeline`` trained on ``dataset`` as a bundle."""
+    """Write an already fitted ``pipeline`` trained on ``dataset`` as a bundle.
+
+    A :class:`~kemo_attention.models.calibration.CalibratedPipeline` is recorded as such: the
+    manifest's ``calibration`` is its :meth:`describe` (null for a plain pipeline) and the
+    files are named ``<label>-<model>-<method>``.
+    """
+    from kemo_attention.models.calibration import CalibratedPipeline
+
     if fmt not in FORMATS:
         raise BundleError(f"unknown bundle format {fmt!r}; expected pickle or skops")
     label_meta = dataset.meta.get("label")
     label = dict(label_meta) if isinstance(label_meta, dict) else {}
     label["name"] = dataset.label
     out_dir = Path(out_dir)
-    stem = f"{dataset.label}-{model}"
+    calibration = pipeline.describe() if isinstance(pipeline, CalibratedPipeline) else None
+    stem = f"{dataset.label}-{model}" + (f"-{calibration['method']}" if calibration else "")
     model_path = out_dir / (stem + _SUFFIX[fmt])
     manifest_path = out_dir / (stem + MANIFEST_SUFFIX)
 
@@ -157,6 +181,9 @@ def save_bundle(
         "raw_features": raw,
         "cv_scores": cv_scores,
         "cv_source": cv_source,
+        # null: the model's own probabilities; else how they are calibrated (method, inner
+        # folds, the fitted map). cv_scores are the evaluation's, of the uncalibrated model.
+        "calibration": calibration,
         "data_sha256": file_sha256(input_path) if input_path is not None else _frame_sha256(X),
         "n_samples": int(len(X)),
         "n_participants": int(len(np.unique(dataset.group))),

@@ -61,6 +61,8 @@ MANIFEST_KEYS = (
 SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
     "collections.OrderedDict",
     "imblearn.pipeline.Pipeline",
+    "kemo_attention.models.calibration.CalibratedPipeline",
+    "kemo_attention.models.calibration.ProbabilityCalibrator",
     "kemo_attention.models.evxgb.EvXGBClassifier",
     "kemo_attention.models.sampling.BoolAwareSMOTE",
     "kemo_attention.models.selection.L1Selector",
@@ -106,6 +108,13 @@ class Bundle:
     @property
     def feature_names(self) -> list[str]:
         return list(self._names)
+
+    @property
+    def calibration(self) -> dict | None:
+        """The manifest's ``calibration`` (method, inner folds, fitted map), or None when the
+        bundle returns the model's own probabilities (bundles made before it was recorded too)."""
+        recorded = self.manifest.get("calibration")
+        return dict(recorded) if isinstance(recorded, dict) else None
 
     @property
     def feature_mode(self) -> str:
@@ -216,7 +225,9 @@ class Bundle:
     def used_features(self) -> list[str]:
         """Features the fitted pipeline's selector kept (all features when it has none)."""
         if self._used is None:
-            self._used = _features_used(self.pipeline, self._names)
+            from kemo_attention.models.calibration import uncalibrated
+
+            self._used = _features_used(uncalibrated(self.pipeline), self._names)
         return self._used
 
     def explain(self, row: pd.DataFrame, top: int = 10) -> list[tuple[str, float]]:
@@ -386,10 +397,29 @@ def load_bundle(path: str | Path, *, expected_sha256: str | None = None, fast: b
         raise
     except Exception as exc:
         raise BundleError(f"{path}: cannot load the model ({type(exc).__name__}: {exc}); {REEXPORT}") from exc
+    _check_calibration(path, pipeline, manifest)
     bundle = Bundle(pipeline=pipeline, manifest=manifest, path=path)
     if fast:
         bundle.use_fast_path()
     return bundle
+
+
+def _check_calibration(path: Path, pipeline: Any, manifest: dict) -> None:
+    """The manifest says "calibrated" exactly when the model file holds a calibrated model."""
+    from kemo_attention.models.calibration import CalibratedPipeline
+
+    in_file = isinstance(pipeline, CalibratedPipeline)
+    recorded = manifest.get("calibration")
+    if in_file != isinstance(recorded, dict):
+        raise BundleError(
+            f"{path}: the model file {'holds' if in_file else 'lacks'} a calibration map but the manifest's "
+            f"calibration is {'null' if recorded is None else 'set'}; the two files do not belong together; {REEXPORT}"
+        )
+    if in_file and recorded.get("method") != pipeline.method:
+        raise BundleError(
+            f"{path}: the manifest records {recorded.get('method')!r} calibration but the model file holds "
+            f"{pipeline.method!r}; {REEXPORT}"
+        )
 
 
 def _read_manifest(manifest_path: Path) -> dict:

@@ -14,7 +14,11 @@ Undefined values are NaN, never a made-up number:
   but all predictions are one class (its usual convention);
 * PR AUC of class c (average precision, the step-wise area): NaN when c is absent;
   its chance level is the share of class c;
-* log loss and Brier score: always defined (probabilities clipped to [1e-15, 1 - 1e-15]).
+* log loss and Brier score: always defined (probabilities clipped to [1e-15, 1 - 1e-15]);
+* expected calibration error: NaN for no rows (:func:`expected_calibration_error`).
+
+Calibration is read on equal-width bins of P(y=1) (:func:`reliability_table`), the bins of
+scikit-learn's ``calibration_curve(strategy="uniform")``, so the two agree row for row.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+import pandas as pd
 
 from kemo_attention.config import decide
 
@@ -161,3 +167,65 @@ def participant_metrics(y_true, proba, pcodes) -> list[dict]:
         full = binary_metrics(y[m], p[m])
         rows.append({"pcode": code, **{c: full[c] for c in PARTICIPANT_COLUMNS}})
     return rows
+
+
+RELIABILITY_COLUMNS = ("bin", "lower", "upper", "n", "mean_predicted", "fraction_positive")
+
+
+def _calibration_bins(y_true, proba, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, probabilities, bin of each row, bin edges) after checking the inputs."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be an integer >= 1; got {n_bins!r}")
+    y = np.asarray(y_true).astype(int).ravel()
+    p = np.asarray(proba, dtype=float).ravel()
+    if y.shape != p.shape:
+        raise ValueError(f"y_true has {y.shape[0]} entries but proba has {p.shape[0]}")
+    outside = ~((p >= 0) & (p <= 1))  # NaN counts as outside
+    if outside.any():
+        k = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"proba must lie in [0, 1]; row {k} holds {float(p[k])}")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # Right-closed bins: (lower, upper], the first one [0, upper]; a value on an inner edge
+    # belongs to the bin below it.
+    bins = np.searchsorted(edges[1:-1], p, side="left")
+    return y, p, bins, edges
+
+
+def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
+    """The reliability diagram as a table: one row per bin of P(y=1), empty bins included.
+
+    Bins are ``n_bins`` equal-width intervals of [0, 1] with edges
+    ``numpy.linspace(0, 1, n_bins + 1)``; each is right-closed, ``(lower, upper]``, except the
+    first, ``[0, upper]``. Columns: ``bin`` (0-based), ``lower``, ``upper``, ``n`` (rows in the
+    bin), ``mean_predicted`` (mean P(y=1) there) and ``fraction_positive`` (share of label 1
+    there); both means are NaN for an empty bin (n = 0). A well-calibrated model has
+    ``fraction_positive`` close to ``mean_predicted`` in every bin.
+    """
+    y, p, bins, edges = _calibration_bins(y_true, proba, n_bins)
+    counts = np.bincount(bins, minlength=n_bins).astype(np.int64)
+    sum_p = np.bincount(bins, weights=p, minlength=n_bins)
+    sum_y = np.bincount(bins, weights=y.astype(float), minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.where(counts > 0, sum_p / counts, np.nan)
+        frac = np.where(counts > 0, sum_y / counts, np.nan)
+    return pd.DataFrame(
+        {"bin": np.arange(n_bins), "lower": edges[:-1], "upper": edges[1:], "n": counts,
+         "mean_predicted": mean_p, "fraction_positive": frac},
+        columns=list(RELIABILITY_COLUMNS),
+    )  # fmt: skip
+
+
+def expected_calibration_error(y_true, proba, n_bins: int = 10) -> float:
+    """Expected calibration error: ``sum_b (n_b / N) |mean_predicted_b - fraction_positive_b|``.
+
+    Over the equal-width bins of :func:`reliability_table` (``n_bins`` intervals of [0, 1],
+    right-closed, the first one closed on both sides); empty bins weigh nothing. 0 is perfect
+    calibration, 1 the worst; NaN when there are no rows.
+    """
+    table = reliability_table(y_true, proba, n_bins)
+    total = int(table["n"].sum())
+    if total == 0:
+        return _NAN
+    full = table[table["n"] > 0]
+    gaps = np.abs(full["mean_predicted"].to_numpy() - full["fraction_positive"].to_numpy())
+    return float(np.sum(full["n"].to_numpy() / total * gaps))

@@ -13,6 +13,10 @@ selector becomes its support mask; samplers do nothing at predict time; the rest
 called as they are. Copies of the fitted objects lose ``feature_names_in_`` so that numpy
 input is accepted without a warning; the arithmetic is scikit-learn's own.
 
+A calibrated pipeline (:class:`~kemo_attention.models.calibration.CalibratedPipeline`) gets
+the fast path of the pipeline it wraps, followed by its calibrator (a few numpy operations
+on the probabilities), so calibrated bundles predict as fast as the others.
+
 Safety: :func:`build_fast_path` returns None for any other structure, and the service
 uses the fast path only after it has given the same probabilities as
 ``Bundle.predict_proba`` (to 1e-9) on probe rows at start-up.
@@ -118,10 +122,29 @@ class FastPath:
         return np.asarray(proba[:, self.positive], dtype=float)
 
 
-def build_fast_path(pipeline: Any, names: list[str], kinds: dict[str, str], numeric_dtype: np.dtype) -> FastPath | None:
+class CalibratedFastPath:
+    """The wrapped pipeline's fast path, then the calibrator: what ``CalibratedPipeline`` computes."""
+
+    def __init__(self, raw: FastPath, calibrator: Any):
+        self.raw = raw
+        self.calibrator = calibrator
+
+    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(self.calibrator.transform(self.raw.predict_proba(matrix)), dtype=float)
+
+
+def build_fast_path(
+    pipeline: Any, names: list[str], kinds: dict[str, str], numeric_dtype: np.dtype
+) -> FastPath | CalibratedFastPath | None:
     """The fast path for ``pipeline``, or None when its structure is not the one handled."""
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import StandardScaler
+
+    from kemo_attention.models.calibration import CalibratedPipeline
+
+    if isinstance(pipeline, CalibratedPipeline):
+        raw = build_fast_path(pipeline.estimator_, names, kinds, numeric_dtype)
+        return None if raw is None else CalibratedFastPath(raw, pipeline.calibrator_)
 
     steps = getattr(pipeline, "steps", None)
     if not steps or len(steps) < 3:

@@ -120,6 +120,20 @@ class RawAvailability(BaseModel):
     reason: str | None = Field(None, description="Why not, when it does not.")
 
 
+class CalibrationInfo(BaseModel):
+    """How the bundle's probabilities are calibrated (``export --calibrate``)."""
+
+    model_config = ConfigDict(extra="allow")
+    method: Literal["sigmoid", "isotonic"] = Field(description="sigmoid (Platt scaling on the logit) or isotonic.")
+    inner_splits: int = Field(description="Participant-grouped inner folds whose out-of-fold probabilities the map was fitted on.")
+    seed: int = Field(description="Seed of the inner folds.")
+    n_samples: int = Field(description="Out-of-fold probabilities the map was fitted on.")
+    parameters: dict[str, Any] = Field(
+        description="The fitted map: sigmoid {slope, intercept, logit_clip}: q = 1 / (1 + exp(-(slope * logit(p) + intercept))); "
+                    "isotonic {x_thresholds, y_thresholds}: q interpolated linearly between the points, clipped at the ends."
+    )
+
+
 class ModelManifest(BaseModel):
     """The bundle's manifest (``<bundle>.manifest.json``) as written by ``export``, plus
     ``predict_raw``: whether the server computes this bundle's features from raw records."""
@@ -136,6 +150,9 @@ class ModelManifest(BaseModel):
     feature_mode: str
     feature_settings: dict[str, Any]
     cv_scores: dict[str, Any] | None
+    calibration: CalibrationInfo | None = Field(
+        None, description="null: the probabilities are the model's own; else how they are calibrated. "
+                          "/predict, /predict/raw and the live predictions all return the calibrated ones.")
     data_sha256: str
     versions: dict[str, str | None]
     pkl_sha256: str
