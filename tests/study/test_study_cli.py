@@ -1,0 +1,117 @@
+"""`kemo-attention study` as a user runs it: feature files in, usage errors, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import study_inputs
+
+CLI = str(Path(sys.executable).with_name("kemo-attention"))
+
+
+@pytest.fixture(scope="module")
+def feature_files(tmp_path_factory) -> dict[str, Path]:
+    """Two users' own feature files (no manifest: LABEL=FILE names their label)."""
+    folder = tmp_path_factory.mktemp("own")
+    files = {}
+    for item in study_inputs(participants=10, per_participant=24):
+        files[item.label] = item.dataset.save_pkl(folder / f"my-{item.label}.pkl")
+    return files
+
+
+def _study(files, out: Path, *extra: str) -> list[str]:
+    return [CLI, "study", *(f"{label}={path}" for label, path in files.items()), "--out", str(out),
+            "--models", "logreg", "--repeats", "2", "--fast", "--quiet", *extra]  # fmt: skip
+
+
+def test_study_of_feature_files_writes_the_folder_and_prints_the_headline(feature_files, tmp_path):
+    out = tmp_path / "study"
+    res = subprocess.run(_study(feature_files, out, "--workers", "1"), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "attention (sgkf): best logreg, ROC AUC" in res.stdout and "stress (sgkf): best logreg" in res.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["inputs"]) == {"attention", "stress"}
+    assert manifest["inputs"]["stress"]["path"] == str(feature_files["stress"])
+    assert (out / "report.html").exists() and (out / "summary.md").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--cv", "kfold"], "--cv"),
+        (["--labels", "mood"], "--labels"),
+        (["--protocol", "personal"], "--protocol"),
+        (["--calibrate", "platt"], "--calibrate"),
+        (["--repeats", "0"], "--repeats"),
+    ],
+)
+def test_usage_mistakes_are_one_line_and_exit_2(feature_files, tmp_path, args, message):
+    res = subprocess.run(_study(feature_files, tmp_path / "s", *args), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_missing_file_or_label_is_one_line_and_exit_2(feature_files, tmp_path):
+    res = subprocess.run([CLI, "study", str(tmp_path / "nope.pkl"), "--out", str(tmp_path / "s")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2 and "nope.pkl: no such feature file" in res.stderr and "Traceback" not in res.stderr
+    res = subprocess.run(_study({"attention": feature_files["attention"]}, tmp_path / "s", "--labels", "attention,stress"),
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2 and "no feature file for label(s) stress" in res.stderr
+
+
+@contextlib.contextmanager
+def _sigint_not_ignored():
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_exits_130_and_the_rerun_resumes_with_identical_numbers(feature_files, tmp_path):
+    out = tmp_path / "study"
+    command = _study(feature_files, out, "--backend", "processes", "--workers", "2", "--repeats", "3")
+    with _sigint_not_ignored():
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    store = tmp_path / ".study.folds"
+    try:
+        started = time.monotonic()
+        while len(list(store.glob("*/*.pkl"))) < 3:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - started < 300, "no fold finished within 300 s"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted; rerun to resume" and "Traceback" not in stderr
+    assert not out.exists()
+    done = len(list(store.glob("*/*.pkl")))
+    assert 3 <= done < 2 * 3 * 5
+
+    res = subprocess.run(command[:-6] + ["--workers", "1", "--repeats", "3"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert f"({done} from earlier runs)" in res.stdout
+    fresh = tmp_path / "fresh"
+    res = subprocess.run(_study(feature_files, fresh, "--workers", "1", "--repeats", "3"), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    for name in ("fold_scores", "summary", "comparisons", "personalization"):
+        pd.testing.assert_frame_equal(pd.read_csv(out / f"{name}.csv"), pd.read_csv(fresh / f"{name}.csv"))
