@@ -9,6 +9,10 @@ times the console script in subprocesses, one step after another:
 * ``extract``        ``kemo-attention extract --backend processes`` from an empty cache;
 * ``extract-cached`` the same command again: every participant from the cache;
 * ``evaluate``       ``kemo-attention evaluate`` of the feature file (default CV: 5-fold sgkf);
+* ``study``          (``--steps study``) ``kemo-attention study`` of the release with its defaults
+  (six labels, 5 repeats of 5-fold sgkf, six models, population + hybrid, sigmoid calibration
+  on the first repeat, no tuning), extraction of all six labels included (empty cache); the
+  split between extraction, fitting the folds and the tables comes from the study's manifests;
 * ``resume``         (``--resume-check``) a fresh extraction interrupted with SIGINT to its
   process group (Ctrl-C) once half the participants are cached, then rerun: what the rerun
   recomputed, and how long it took.
@@ -55,7 +59,7 @@ from benchtools import TreeMemory, disk_usage, load_average, machine, tree_usage
 HERE = Path(__file__).resolve().parent
 CLI = str(Path(sys.executable).with_name("kemo-attention"))
 MARKER = ".bench-release.json"
-STEPS = ("synth", "check", "extract", "extract-cached", "evaluate", "resume")
+STEPS = ("synth", "check", "extract", "extract-cached", "evaluate", "resume", "study")
 DEFAULT_STEPS = ("synth", "check", "extract", "extract-cached", "evaluate")
 HEARTBEAT_S = 30.0
 GB = 2**30
@@ -392,6 +396,38 @@ def run_evaluate(args, features: Path, out: Path, logs: Path) -> dict:
     return result
 
 
+def run_study(args, release: Path, work_run: Path, logs: Path) -> dict:
+    """The default study of the whole release, from an empty feature cache."""
+    out, features = work_run / "study", work_run / "study-features"
+    for folder in (out, features, work_run / ".study.folds"):
+        if folder.exists():
+            shutil.rmtree(folder)
+    argv = [CLI, "study", str(release), "--out", str(out), "--features", str(features), "--backend", "processes", "--quiet"]
+    if args.workers:
+        argv += ["--workers", str(args.workers)]
+    result = Step("study", argv, logs / "study.log", lambda: f"{len(list((work_run / '.study.folds').glob('*/*.pkl')))} folds done").run()
+    _require_ok("study", result)
+    manifest = json.loads((out / "manifest.json").read_text())
+    extraction = {}
+    for path in sorted(features.glob("*.manifest.json")):
+        extraction = json.loads(path.read_text()).get("timings", {})  # one pass: every label's file records it
+        break
+    result.update({
+        "settings": manifest["settings"],
+        "inputs": {k: {"samples": v["samples"], "participants": v["participants"]} for k, v in manifest["inputs"].items()},
+        "split_s": {
+            "extraction_total": extraction.get("total_s"),
+            "folds_wall": manifest["timings"]["tasks_wall_s"],
+            "folds_cpu": manifest["timings"]["fit_cpu_s"],
+            "tables_and_report": manifest["timings"]["tables_s"],
+        },
+        "folds": manifest["timings"]["folds"],
+        "goal_s": 900,
+        "outputs_disk": disk_usage(out),
+    })
+    return result
+
+
 # ------------------------------------------------------------------ main
 def _earlier_steps(path: Path, release: dict) -> dict:
     """Steps recorded in ``path`` by an earlier run on the same release, each marked as earlier."""
@@ -434,6 +470,10 @@ def print_table(payload: dict) -> None:
             note = f"{r['cv']} {r['folds']} folds, outputs {r['outputs_disk']['bytes'] / 2**20:.1f} MB"
         elif name == "synth":
             note = "reused" if r.get("reused") else ""
+        elif name == "study":
+            split = r["split_s"]
+            note = (f"{r['folds']} folds; extraction {split['extraction_total'] or 0:.0f} s, folds {split['folds_wall']:.0f} s "
+                    f"wall, tables {split['tables_and_report']:.0f} s (goal {r['goal_s']} s)")
         rows.append((name, r, note))
     for name, r, note in rows:
         if r.get("earlier_run"):
@@ -534,6 +574,8 @@ def main() -> int:
                 if not (features / "attention.pkl").exists():
                     raise BenchError("evaluate needs the extract step first (or its output in the run folder)")
                 result = run_evaluate(args, features, run_dir / "eval", logs)
+            elif name == "study":
+                result = run_study(args, release, run_dir, logs)
             else:
                 result = run_resume(args, release, run_dir, logs)
             result["ran_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
