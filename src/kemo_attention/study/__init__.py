@@ -1,0 +1,1 @@
+"""The study: every model on every label with intervals, tests, calibration, personalization and tuning."""
