@@ -252,8 +252,7 @@ def _omnibus_lines(study: StudyFolder, label: str, cv: str, protocol: str) -> li
 def _cd_diagrams(study: StudyFolder, label: str, cv: str) -> list[Block]:
     paths = study.cd_plots(label, cv)
     if not paths:
-        return [Note(f"No critical-difference diagram for {label} · {cv} (`plots/{label}/cd_{cv}_*.png` absent: "
-                     "the omnibus test found no difference to draw, or too few models).")]
+        return [Note(f"No critical-difference diagram for {label} · {cv} (no `plots/{label}/cd_{cv}_*.png` in the study folder).")]
     blocks: list[Block] = []
     for path in paths:
         metric = path.stem[len(f"cd_{cv}_"):]

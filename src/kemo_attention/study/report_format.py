@@ -138,7 +138,7 @@ code{font:13px/1.3 ui-monospace,Menlo,Consolas,monospace;background:#f1f3f7;padd
 table{border-collapse:collapse;font-size:13px}
 th,td{border:1px solid #d8dee8;padding:4px 7px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#eef1f6;font-weight:600}
-.results td.num,.summary td.num,.tuning td.num{text-align:right;white-space:nowrap}
+table:not(.facts) td.num{text-align:right;white-space:nowrap}
 td .sub{display:block;color:#566173;font-size:12px}
 td.bold{font-weight:700}td.bold .sub{font-weight:600}
 caption{caption-side:bottom;text-align:left;font-size:12px;color:#566173;padding-top:4px}
