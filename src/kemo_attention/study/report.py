@@ -134,9 +134,10 @@ def best_model(study: StudyFolder, label: str, cv: str, protocol: str) -> str | 
     return max(scored, key=scored.get) if scored else None
 
 
-def _summary_across_labels(study: StudyFolder) -> list[Block]:
+def summary_tables(study: StudyFolder) -> list[tuple[str, str, Table]]:
+    """Per (cv, protocol): rows label, columns model, cells ROC AUC mean [CI] and macro F1; the best bold."""
     summary = study.get("summary")
-    blocks: list[Block] = [Heading(2, "Summary across labels", "summary")]
+    out = []
     for (cv, protocol), part in summary.groupby(["cv", "protocol"], sort=False):
         models = ordered_models(part["model"])
         rows = []
@@ -153,12 +154,16 @@ def _summary_across_labels(study: StudyFolder) -> list[Block]:
                 f1_text = f"F1 {fmt_number(f1[model]['mean'])}" if model in f1 else ""
                 cells.append(Cell.of(fmt_number(a["mean"]), fmt_interval(a["ci_low"], a["ci_high"]), f1_text, bold=model == best))
             rows.append(tuple(cells))
-        blocks += [
-            Heading(3, f"{cv} · {protocol}"),
-            Table(("label", *models), tuple(rows), slug("summary", cv, protocol), "summary",
-                  f"ROC AUC mean [95 % CI], macro F1 mean below; bold: the best model of the row by mean ROC AUC. "
-                  f"CV: {CV_NAMES.get(cv, cv)}; protocol {PROTOCOL_NAMES.get(protocol, protocol)}."),
-        ]
+        caption = (f"ROC AUC mean [95 % CI], macro F1 mean below; bold: the best model of the row by mean ROC AUC. "
+                   f"CV: {CV_NAMES.get(cv, cv)}; protocol {PROTOCOL_NAMES.get(protocol, protocol)}.")
+        out.append((cv, protocol, Table(("label", *models), tuple(rows), slug("summary", cv, protocol), "summary", caption)))
+    return out
+
+
+def _summary_across_labels(study: StudyFolder) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Summary across labels", "summary")]
+    for cv, protocol, table in summary_tables(study):
+        blocks += [Heading(3, f"{cv} · {protocol}"), table]
     return blocks
 
 
@@ -169,8 +174,8 @@ def _label_section(study: StudyFolder, label: str) -> list[Block]:
         blocks.append(Heading(3, f"{label} · {cv} ({CV_NAMES.get(cv, cv)})", slug("label", label, cv)))
         for protocol in study.protocols(label, cv):
             blocks.append(Heading(4, f"Protocol {PROTOCOL_NAMES.get(protocol, protocol)}"))
-            blocks.append(_model_table(study, label, cv, protocol))
-            blocks += _omnibus_lines(study, label, cv, protocol)
+            blocks.append(model_table(study, label, cv, protocol))
+            blocks += _omnibus(study, label, cv, protocol)
         blocks += _cd_diagrams(study, label, cv)
         blocks += _reliability(study, label, cv)
         blocks += _tuning(study, label, cv)
@@ -183,7 +188,7 @@ def _comparison_cell(row: pd.Series | None) -> Cell:
     return Cell.of(fmt_p(row["p_holm"]), f"Δ {fmt_signed(row['mean_difference'])}", bold=bool(row["significant"] in (True, "True")))
 
 
-def _model_table(study: StudyFolder, label: str, cv: str, protocol: str) -> Table:
+def model_table(study: StudyFolder, label: str, cv: str, protocol: str) -> Table:
     where = {"label": label, "cv": cv, "protocol": protocol}
     models = study.models(**where)
     auc, f1, brier = (_mean_row(study, m, **where) for m in (HEADLINE_METRIC, "f1_macro", "brier"))
@@ -235,10 +240,9 @@ def _gain_cell(rows: pd.DataFrame) -> Cell:
     return Cell.of(fmt_signed(row["gain"]), fmt_interval(row["ci_low"], row["ci_high"], signed=True), p_phrase(row["p_value"]))
 
 
-def _omnibus_lines(study: StudyFolder, label: str, cv: str, protocol: str) -> list[Block]:
+def omnibus_lines(study: StudyFolder, label: str, cv: str, protocol: str) -> list[str]:
+    """One sentence per metric: the omnibus test and its p, the post-hoc test and its CD, the mean ranks."""
     omnibus = study.rows("omnibus", label=label, cv=cv, protocol=protocol)
-    if omnibus.empty:
-        return [Note("No omnibus test for this protocol (`omnibus.csv` has no rows for it).")]
     lines = []
     for metric, part in omnibus.groupby("metric", sort=False):
         first = part.iloc[0]
@@ -246,7 +250,12 @@ def _omnibus_lines(study: StudyFolder, label: str, cv: str, protocol: str) -> li
         ranking = ", ".join(f"{m} {float(r):.2f}" for m, r in zip(ranks["model"], ranks["mean_rank"]))
         lines.append(f"**{METRIC_NAMES.get(metric, metric)}**: {first['omnibus_test']} {p_phrase(first['omnibus_p'])}; "
                      f"post-hoc {first['posthoc_test']}, CD {fmt_number(first['critical_difference'])}; mean ranks (1 = best): {ranking}.")
-    return [Bullets(tuple(lines))]
+    return lines
+
+
+def _omnibus(study: StudyFolder, label: str, cv: str, protocol: str) -> list[Block]:
+    lines = omnibus_lines(study, label, cv, protocol)
+    return [Bullets(tuple(lines))] if lines else [Note("No omnibus test for this protocol (`omnibus.csv` has no rows for it).")]
 
 
 def _cd_diagrams(study: StudyFolder, label: str, cv: str) -> list[Block]:

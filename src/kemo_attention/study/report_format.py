@@ -17,6 +17,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 DIGITS = 3
 
 
@@ -115,6 +117,13 @@ class Image:
 
 
 Block = Heading | Paragraph | Note | Bullets | Table | Image
+
+
+def table_frame(table: Table) -> pd.DataFrame:
+    """A table as text for ``st.table``: first column as the index, a cell's lines joined by spaces."""
+    frame = pd.DataFrame([[" ".join(c.lines) for c in row[1:]] for row in table.rows], columns=list(table.columns[1:]))
+    frame.index = pd.Index([" ".join(row[0].lines) for row in table.rows], name=table.columns[0])
+    return frame
 
 
 def slug(*parts: str) -> str:
