@@ -17,6 +17,11 @@ def no_exception(at):
     assert not at.exception, [e.value for e in at.exception]
 
 
+def table_with(at, column: str) -> pd.DataFrame:
+    """The first st.table on the page that has ``column``."""
+    return next(t.value for t in at.table if column in t.value.columns)
+
+
 def _summary_value(study_dir, label, cv, protocol, model, metric, column="mean"):
     summary = pd.read_csv(study_dir / "summary.csv")
     rows = summary[(summary["label"] == label) & (summary["cv"] == cv) & (summary["protocol"] == protocol)
@@ -38,12 +43,20 @@ def test_summary_and_leaderboard_with_intervals(make_app, study_dir):
     auc = [_summary_value(study_dir, "stress", "sgkf", "population", "lgbm", "roc_auc", c) for c in ("mean", "ci_low", "ci_high")]
     f1 = _summary_value(study_dir, "stress", "sgkf", "population", "lgbm", "f1_macro")
     assert summary.loc["lgbm", "stress"] == f"{auc[0]:.3f} [{auc[1]:.3f}, {auc[2]:.3f}] F1 {f1:.3f}"
-    board = at.table[1].value
+    board = table_with(at, "ROC AUC [95 % CI]")
     assert list(board.index) == list(MODELS)
     auc = [_summary_value(study_dir, "attention", "sgkf", "population", "rf", "roc_auc", c) for c in ("mean", "ci_low", "ci_high")]
     assert board.loc["rf", "ROC AUC [95 % CI]"] == f"{auc[0]:.3f} [{auc[1]:.3f}, {auc[2]:.3f}]"
     assert board.loc["dummy", "p vs dummy (Holm)"] == "—"
     assert (board["p vs best (Holm)"] == "best").sum() == 1
+    pairs = table_with(at, "p (Holm)")
+    comparisons = pd.read_csv(study_dir / "comparisons.csv")
+    mine = comparisons[(comparisons["label"] == "attention") & (comparisons["cv"] == "sgkf") & (comparisons["protocol"] == "population")]
+    assert len(pairs) == len(mine)
+    lgbm = mine[(mine["model"] == "lgbm") & (mine["role"] == "vs_dummy")].iloc[0]
+    shown_row = pairs[(pairs.index == "lgbm") & (pairs["role"] == "vs_dummy")].iloc[0]
+    assert shown_row["p (Holm)"] == ("<0.001" if lgbm["p_holm"] < 0.001 else f"{lgbm['p_holm']:.3f}")
+    assert shown_row["Δ [95 % CI]"].startswith(f"{lgbm['mean_difference']:+.3f} [")
     shown = texts(at)
     assert "Friedman test p < 0.001; post-hoc Nemenyi test, CD 1.930" in shown
     assert len(at.get("image")) == 1  # the CD diagram of attention · sgkf
@@ -52,7 +65,7 @@ def test_summary_and_leaderboard_with_intervals(make_app, study_dir):
 
 def test_calibration_personalization_and_tuning(make_app, study_dir):
     at = make_app(page="Study", study=study_dir)
-    ece = at.table[2].value
+    ece = table_with(at, "ECE isotonic")
     calibration = pd.read_csv(study_dir / "calibration.csv")
     row = calibration[(calibration["label"] == "attention") & (calibration["cv"] == "sgkf") & (calibration["model"] == "rf")
                       & (calibration["variant"] == "isotonic")]
@@ -61,11 +74,11 @@ def test_calibration_personalization_and_tuning(make_app, study_dir):
     drawn = reliability[(reliability["label"] == "attention") & (reliability["cv"] == "sgkf") & (reliability["n"] > 0)]
     points = next(frame for frame in chart_data(at, 0) if "fraction_positive" in frame)
     assert len(points) == len(drawn) and set(points["model"]) == set(MODELS)  # empty bins are not drawn
-    gains = at.table[3].value
+    gains = table_with(at, "gain [95 % CI]")
     personal = pd.read_csv(study_dir / "personalization.csv")
     lgbm = personal[(personal["label"] == "attention") & (personal["cv"] == "sgkf") & (personal["model"] == "lgbm")].iloc[0]
     assert gains.loc["lgbm", "gain [95 % CI]"] == f"{lgbm['gain']:+.3f} [{lgbm['ci_low']:+.3f}, {lgbm['ci_high']:+.3f}]"
-    tuning = at.table[4].value
+    tuning = table_with(at, "chosen parameters")
     assert list(tuning.index) == ["lgbm-tuned"] and tuning.loc["lgbm-tuned", "folds"] == 10
 
 
@@ -73,7 +86,7 @@ def test_choosing_label_and_protocol(make_app, study_dir):
     at = make_app(page="Study", study=study_dir, state={"study_label": "stress", "study_protocol": "hybrid"})
     no_exception(at)
     assert at.selectbox(key="study_cv").options == ["sgkf (repeated stratified group 5-fold CV)"]  # stress has no logo run
-    board = at.table[1].value
+    board = table_with(at, "ROC AUC [95 % CI]")
     assert "gain over population [95 % CI]" in board.columns
     auc = _summary_value(study_dir, "stress", "sgkf", "hybrid", "lgbm", "roc_auc")
     assert board.loc["lgbm", "ROC AUC [95 % CI]"].startswith(f"{auc:.3f} [")

@@ -99,13 +99,15 @@ def _comparisons(study: StudyFolder, label: str, cv: str, protocol: str) -> None
             st.info("`comparisons.csv` has no rows for this label, CV and protocol.")
             return
         view = pd.DataFrame({
-            "metric": rows["metric"], "model": rows["model"], "versus": rows["versus"], "role": rows["role"],
-            "mean difference": [fmt_signed(v) for v in rows["mean_difference"]],
-            "95 % CI": [fmt_interval(lo, hi, signed=True) for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
+            "metric": rows["metric"].to_numpy(), "versus": rows["versus"].to_numpy(), "role": rows["role"].to_numpy(),
+            "Δ [95 % CI]": [f"{fmt_signed(d)} {fmt_interval(lo, hi, signed=True)}"
+                            for d, lo, hi in zip(rows["mean_difference"], rows["ci_low"], rows["ci_high"])],
             "p": [fmt_p(p) for p in rows["p_value"]], "p (Holm)": [fmt_p(p) for p in rows["p_holm"]],
-            "significant": ["yes" if s in (True, "True") else "no" for s in rows["significant"]], "test": rows["test"],
-        })
-        st.dataframe(view, hide_index=True, width="stretch")
+            "test": rows["test"].to_numpy(),
+        }, index=pd.Index(rows["model"], name="model"))
+        # st.table, not st.dataframe: it wraps in a narrow column, and it is drawn even while the expander is closed.
+        st.table(view)
+        st.caption("Δ: mean difference (model minus versus); significant when p (Holm) < 0.05.")
 
 
 def _omnibus(study: StudyFolder, label: str, cv: str, protocol: str) -> None:
