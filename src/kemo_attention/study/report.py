@@ -54,10 +54,9 @@ def report_blocks(study: StudyFolder) -> list[Block]:
     for label in study.labels():
         blocks += _label_section(study, label)
     blocks += _tests_and_assumptions(study)
-    unread = {name: why for name, why in study.problems.items()}
-    if unread:
+    if study.problems:
         blocks += [Heading(2, "Files not read", "files-not-read"),
-                   Bullets(tuple(f"`{name}`: {why}" for name, why in sorted(unread.items())))]
+                   Bullets(tuple(f"`{name}`: {why}" for name, why in sorted(study.problems.items())))]
     return blocks
 
 
@@ -195,10 +194,12 @@ def model_table(study: StudyFolder, label: str, cv: str, protocol: str) -> Table
     best = best_model(study, label, cv, protocol)
     comparisons = study.rows("comparisons", metric=HEADLINE_METRIC, **where)
     by_role = {(str(r["role"]), str(r["model"])): r for _, r in comparisons.iterrows()}
-    calibration = study.rows("calibration", label=label, cv=cv) if protocol == "population" else study.rows("calibration", label="\0")
+    # calibration is of the population model; the gain is what the hybrid protocol adds to it
+    calibration = study.rows("calibration", label=label, cv=cv) if protocol == "population" else None
     personalization = study.rows("personalization", label=label, cv=cv, metric=HEADLINE_METRIC) if protocol == "hybrid" else None
     columns = ["model", "ROC AUC [95 % CI]", "macro F1 [95 % CI]", "Brier"]
-    if len(calibration):
+    with_ece = calibration is not None and len(calibration) > 0
+    if with_ece:
         columns.append("ECE raw → calibrated")
     columns += ["p vs dummy (Holm)", "p vs best (Holm)"]
     if personalization is not None and len(personalization):
@@ -211,7 +212,7 @@ def model_table(study: StudyFolder, label: str, cv: str, protocol: str) -> Table
             cells.append(Cell.of(fmt_number(row["mean"]), fmt_interval(row["ci_low"], row["ci_high"]), bold=table is auc and model == best)
                          if row is not None else Cell.of("n/a"))
         cells.append(Cell.of(fmt_number(brier[model]["mean"]) if model in brier else "n/a"))
-        if len(calibration):
+        if with_ece:
             cells.append(_ece_cell(calibration[calibration["model"] == model]))
         cells.append(Cell.of("—") if model == "dummy" else _comparison_cell(by_role.get(("vs_dummy", model))))
         cells.append(Cell.of("best") if model == best else Cell.of("—") if model == "dummy" else _comparison_cell(by_role.get(("vs_best", model))))
@@ -220,7 +221,7 @@ def model_table(study: StudyFolder, label: str, cv: str, protocol: str) -> Table
         rows.append(tuple(cells))
     caption = (f"{METRIC_NAMES[HEADLINE_METRIC]} compared in the p columns (Δ: mean difference); bold p: significant after Holm. "
                f"Bold model: the best by mean ROC AUC.")
-    if len(calibration):
+    if with_ece:
         caption += " ECE: raw, then after each calibration method."
     return Table(tuple(columns), tuple(rows), slug("label", label, cv, protocol), "per-label", caption)
 

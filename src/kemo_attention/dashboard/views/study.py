@@ -144,7 +144,9 @@ def _calibration(study: StudyFolder, label: str, cv: str) -> None:
     lines = alt.Chart().mark_line(point=True).encode(
         x=alt.X("mean_predicted:Q", title="mean predicted P(1)", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("fraction_positive:Q", title="fraction of 1s", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("variant:N", title=None, legend=alt.Legend(orient="bottom")),
+        # the report's colours: raw dark, sigmoid blue, isotonic red
+        color=alt.Color("variant:N", title=None, legend=alt.Legend(orient="bottom"),
+                        scale=alt.Scale(domain=["raw", "sigmoid", "isotonic"], range=["#1d2430", "#1f77b4", "#d62728"])),
         tooltip=["model", "variant", "bin", "n", alt.Tooltip("mean_predicted:Q", format=".3f"), alt.Tooltip("fraction_positive:Q", format=".3f")],
     )
     diagonal = alt.Chart().mark_rule(color="gray", strokeDash=[4, 4]).encode(
