@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from dash_artefacts import write_check_json, write_eval_folder
+
+# the synthetic study folder of tests/study (the schema's tables with plausible numbers)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "study"))
+from study_folder import write_study_folder  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +23,16 @@ def check_file(tmp_path_factory) -> Path:
     return write_check_json(tmp_path_factory.mktemp("check") / "check.json")
 
 
+@pytest.fixture(scope="session")
+def study_dir(tmp_path_factory) -> Path:
+    """A study folder with its report written (as the study leaves it)."""
+    from kemo_attention.study.report import write_report
+
+    folder = write_study_folder(tmp_path_factory.mktemp("study") / "study")
+    write_report(folder)
+    return folder
+
+
 APP_PATH = Path(__file__).resolve().parents[2] / "src" / "kemo_attention" / "dashboard" / "app.py"
 
 
@@ -26,13 +41,13 @@ def make_app(monkeypatch):
     """AppTest of the real app file with the given inputs (env vars, as the CLI sets them)."""
     from streamlit.testing.v1 import AppTest
 
-    from kemo_attention.dashboard.config import ENV_BUNDLE, ENV_BUNDLE_SHA256, ENV_CHECK, ENV_EVAL, ENV_RELEASE
+    from kemo_attention.dashboard.config import ENV_BUNDLE, ENV_BUNDLE_SHA256, ENV_CHECK, ENV_EVAL, ENV_RELEASE, ENV_STUDY
 
     def make(*, eval_dir=None, bundle=None, release=None, check=None, page: str | None = None, state: dict | None = None,
-             timeout: float = 60, bundle_sha256: str | None = None):
+             timeout: float = 60, bundle_sha256: str | None = None, study=None):
         """Run the app once; ``page`` and ``state`` (widget keys -> values) are set before that run."""
         for key, value in ((ENV_EVAL, eval_dir), (ENV_BUNDLE, bundle), (ENV_RELEASE, release), (ENV_CHECK, check),
-                           (ENV_BUNDLE_SHA256, bundle_sha256)):
+                           (ENV_BUNDLE_SHA256, bundle_sha256), (ENV_STUDY, study)):
             monkeypatch.setenv(key, str(value) if value is not None else "")
         at = AppTest.from_file(str(APP_PATH), default_timeout=timeout)
         if page is not None:

@@ -109,9 +109,9 @@ def test_leaderboard_in_a_real_browser(dashboard_server):
 
 # --------------------------------------------------------------------------- fits the screen
 WIDTHS = (1000, 1400)
-PAGES = ("Models", "Features", "People", "Data", "Try it")
+PAGES = ("Models", "Features", "People", "Data", "Try it", "Study")
 # Charts each page draws with the fixtures (so a page measured before it rendered fails).
-MIN_CHARTS = {"Models": 4, "Features": 1, "People": 2, "Data": 2, "Try it": 1}
+MIN_CHARTS = {"Models": 4, "Features": 1, "People": 2, "Data": 2, "Try it": 1, "Study": 1}
 
 # What sticks out, measured in the page: the document scrolling sideways; any chart, table or
 # data grid wider than the block it sits in (a column, or the page); a data grid or table
@@ -157,10 +157,10 @@ OVERFLOWS_JS = """
 
 
 @pytest.fixture(scope="module")
-def full_dashboard(eval_dir, bundle_path, demo_release):
+def full_dashboard(eval_dir, bundle_path, demo_release, study_dir):
     # No --check: the Data page checks the demo release itself, so it shows all 27 data types
     # and the problems of the demo's deliberate dirt (long file names and messages).
-    yield from _start("--eval", str(eval_dir), "--bundle", str(bundle_path), "--release", str(demo_release))
+    yield from _start("--eval", str(eval_dir), "--bundle", str(bundle_path), "--release", str(demo_release), "--study", str(study_dir))
 
 
 def _settled(page) -> None:

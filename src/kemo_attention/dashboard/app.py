@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kemo_attention.dashboard.config import DashboardConfig
-from kemo_attention.dashboard.views import data_yield, features, live, models, people, try_it
+from kemo_attention.dashboard.views import data_yield, features, live, models, people, study, try_it
 
 PAGES = {
     "Models": models.render,
@@ -18,6 +18,7 @@ PAGES = {
     "Data": data_yield.render,
     "Try it": try_it.render,
     "Live": live.render,
+    "Study": study.render,
 }
 
 
@@ -28,6 +29,7 @@ def _inputs(cfg: DashboardConfig) -> None:
         ("release", cfg.release, "--release"),
         ("check report", cfg.check, "--check"),
         ("live store", cfg.store, "--store"),
+        ("study", cfg.study, "--study"),
     ]
     lines = []
     for name, path, flag in rows:

@@ -25,6 +25,21 @@ def eval_folder(path: Path) -> data.EvalFolder:
     return _eval_folder(str(path), data.path_signature(path))
 
 
+@st.cache_data(show_spinner="Reading the study folder ...", max_entries=4)
+def _study_folder(path: str, signature: tuple) -> Any:
+    from kemo_attention.study.read import read_study
+
+    return read_study(path)
+
+
+def study_folder(path: Path) -> Any:
+    """``read_study`` of a study folder (a ``StudyFolder``; unreadable files in its ``problems``)."""
+    plots = Path(path) / "plots"
+    # the plots' folders count too: a rerun that only redrew a diagram still shows
+    signature = data.path_signature(path) + tuple(data.path_signature(p) for p in sorted(plots.glob("*")) if p.is_dir())
+    return _study_folder(str(path), signature)
+
+
 @st.cache_resource(show_spinner="Loading the model bundle ...", max_entries=4)
 def _bundle(path: str, signature: tuple, sha256: str | None) -> Any:
     from kemo_attention.bundle.runtime import load_bundle

@@ -27,12 +27,16 @@ def dashboard(
         Optional[Path],
         typer.Option("--store", help="Live store of `kemo-attention serve --store PATH` (SQLite file), for the Live page."),
     ] = None,
+    study: Annotated[
+        Optional[Path],
+        typer.Option("--study", help="Study folder of `kemo-attention study --out`, for the Study page."),
+    ] = None,
     port: PortOption = 8501,
     host: HostOption = DEFAULT_HOST,
     sha256: BundleSha256Option = None,
 ) -> None:
     """Open the results in a Streamlit dashboard: leaderboard and curves, features, people,
-    data yield, a live "try it" with an exported bundle, and the live store's predictions. Runs until Ctrl+C."""
+    data yield, a live "try it" with an exported bundle, the live store's predictions and a study's results. Runs until Ctrl+C."""
     import os
     import signal
     import subprocess
@@ -48,15 +52,18 @@ def dashboard(
     _require(release, "--release", "a release folder", is_dir=True)
     _require(check, "--check", "a check report JSON file", is_dir=False)
     _require(store, "--store", "the live store file of `kemo-attention serve --store`", is_dir=False)
+    _require(study, "--study", "a study folder", is_dir=True)
     if eval_dir is not None and not (eval_dir / "leaderboard.csv").is_file():
         raise KemoError(f"--eval {eval_dir}: no leaderboard.csv there; expected the folder `kemo-attention evaluate --out` wrote")
+    if study is not None and not (study / "summary.csv").is_file():
+        raise KemoError(f"--study {study}: no summary.csv there; expected the folder `kemo-attention study --out` wrote")
     if sha256 is not None:
         sha256 = _expected_bundle_sha256(bundle, sha256)
     if not 1 <= port <= 65535:
         raise KemoError(f"--port {port}: expected a port number 1-65535")
     _require_free_port(host, port)
 
-    cfg = DashboardConfig(eval_dir, bundle, release, check, sha256, store)
+    cfg = DashboardConfig(eval_dir, bundle, release, check, sha256, store, study)
     app = Path(__file__).with_name("app.py")
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
