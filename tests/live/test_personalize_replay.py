@@ -1,0 +1,94 @@
+"""`serve --personalize`: live predictions recalibrated from a participant's first answers equal
+the study's offline hybrid protocol (extract + bundle + personalize_predictions) to 1e-6.
+
+A real `kemo-attention serve --store ... --personalize` process on 127.0.0.1 and the real
+`kemo-attention replay` client; offline, the features come from `extract_release` and the
+personalization from models/personalize.py, which the live side reaches only through the
+population probabilities it stored with each answer."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+
+import httpx
+import numpy as np
+import pytest
+from live_server import CLI, Server
+from replay_support import tiny_release
+
+from kemo_attention.models.personalize import DEFAULT_PERSONAL_LABELS, personalize_predictions
+
+pytestmark = pytest.mark.slow
+K = 10
+TOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 2-day tiny release, its causal features, and a logreg bundle fitted on them."""
+    from kemo_attention.bundle.export import export_bundle
+    from kemo_attention.features.extract import extract_release
+
+    root = tmp_path_factory.mktemp("personal")
+    release = tiny_release(root / "release", participants=2, days=2.0, prompts_per_day=20, seed=3)
+    dataset = extract_release(release, root / "features", use_cache=False)
+    bundle = export_bundle(dataset, "logreg", root / "models", input_path=root / "features" / "attention.pkl")
+    return {"release": release, "dataset": dataset, "bundle": bundle}
+
+
+def _answers(release, pcode: str) -> list[tuple[int, int]]:
+    """(scheduledTime, responseTime) of the participant's labelled scheduled answers, read with csv."""
+    with open(release / "SubjData" / "EsmResponse.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["pcode"] == pcode and r["scheduledTime"] and r["attention"]]
+    return sorted((int(r["scheduledTime"]), int(r["responseTime"])) for r in rows)
+
+
+def test_live_personalized_predictions_equal_the_offline_hybrid_ones(trained, tmp_path):
+    from kemo_attention.bundle.runtime import load_bundle
+
+    pcode = "P01"
+    with Server(trained["bundle"], tmp_path / "live.sqlite", "--personalize", "--personal-labels", str(K)) as server:
+        cmd = [CLI, "replay", str(trained["release"]), "--url", server.url, "--participants", pcode,
+               "--out", str(tmp_path / "replay.csv"), "--quiet", "--batch-seconds", "900"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "250"})
+        assert proc.returncode == 0, proc.stderr[-3000:] + server.read_log()[-2000:]
+        served = httpx.get(f"{server.url}/participants/{pcode}/predictions", timeout=30).json()["predictions"]
+    live = {h["at"]: h for h in served}
+
+    ds = trained["dataset"]
+    proba = load_bundle(trained["bundle"]).predict_proba(ds.X)
+    prompt_ms = np.asarray(ds.meta["prompt_time_ms"], dtype=np.int64)
+    personal, scored, offsets = personalize_predictions(proba, ds.y, ds.group, prompt_ms, K)
+    mine = np.flatnonzero(ds.group == pcode)
+    answers = _answers(trained["release"], pcode)
+    assert len(mine) == len(answers) == 40  # one dataset row per labelled scheduled answer
+    first_known = max(resp for _, resp in answers[:K])  # every personal answer is in from here on
+
+    compared = 0
+    for i in mine:
+        at = int(prompt_ms[i])
+        got = live[at]["personalization"]
+        assert got["k"] == K and got["answers_unscored"] == 0
+        assert got["population_probability"] == pytest.approx(proba[i], abs=TOL)
+        if at > first_known:
+            assert scored[i] and got["answers_used"] == K
+            assert got["offset"] == pytest.approx(offsets[pcode], abs=TOL)
+            assert abs(live[at]["probability"] - personal[i]) <= TOL, f"{pcode} at {at}"
+            compared += 1
+        else:  # fewer answers known yet: the live offset is fitted on those
+            assert got["answers_used"] == sum(1 for _, resp in answers if resp < at) < K
+    print(f"compared {compared}, offset {offsets[pcode]:.4f}, largest |personal - population| "
+          f"{np.nanmax(np.abs(personal[mine] - proba[mine])):.4f}")
+    assert compared >= 25  # all but a few of the 30 later prompts
+    assert abs(offsets[pcode]) > 1e-3  # the offset moves the probabilities: not a vacuous equality
+    assert live[int(prompt_ms[mine[0]])]["personalization"]["offset"] == 0.0  # no answer before the first prompt
+
+
+def test_default_personal_labels_of_serve_is_the_module_constant():
+    import inspect
+
+    from kemo_attention.serve.commands import serve
+
+    assert inspect.signature(serve).parameters["personal_labels"].default == DEFAULT_PERSONAL_LABELS
