@@ -92,3 +92,52 @@ def test_default_personal_labels_of_serve_is_the_module_constant():
     from kemo_attention.serve.commands import serve
 
     assert inspect.signature(serve).parameters["personal_labels"].default == DEFAULT_PERSONAL_LABELS
+
+
+def test_an_answer_whose_prompt_left_the_kept_window_is_reported_and_left_out(trained, tmp_path):
+    """Ten hours stored first, then the first answer: its prompt's raw data are gone, so it gets
+    no population probability; the prediction says so and is the population one."""
+    from kemo_attention.bundle.runtime import load_bundle
+    from kemo_attention.live.service import LiveService
+    from kemo_attention.live.store import open_store
+    from kemo_attention.serve.service import PredictionService
+    from live_support import batches_of
+
+    live = LiveService(PredictionService(load_bundle(trained["bundle"])), open_store(tmp_path / "late.sqlite"),
+                       personal_labels=3)
+    rep = batches_of(trained["release"], "P01", np.random.default_rng(0), max_span_ms=3_600_000)
+    first = min((a for a in rep.answers if a.get("scheduledTime") and a.get("attention") is not None),
+                key=lambda a: a["scheduledTime"])
+    for block, end in zip(rep.blocks, rep.block_end):
+        if end > first["scheduledTime"] + 10 * 3_600_000:  # the store keeps ~8 h: the prompt is out by now
+            break
+        for batch in block:
+            live.ingest("P01", batch)
+    reply = live.add_answers("P01", [first])
+    assert reply["stored"] == 1
+    assert len(reply["warnings"]) == 1 and "cannot personalize" in reply["warnings"][0] and "kept from" in reply["warnings"][0]
+    got = live.predict("P01")
+    personal = got["personalization"]
+    assert (personal["k"], personal["answers_used"], personal["answers_unscored"], personal["offset"]) == (3, 0, 1, 0.0)
+    assert got["probability"] == pytest.approx(personal["population_probability"], abs=1e-12)
+    # tried once: a second answer batch does not try (nor warn about) it again
+    assert "warnings" not in live.add_answers("P01", [first])
+    live.store.close()
+
+
+def test_workers_read_personalize_from_the_environment(trained, monkeypatch, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from kemo_attention.serve.app import ENV_BUNDLE, ENV_PERSONALIZE, ENV_STORE, create_app_from_env
+
+    monkeypatch.setenv(ENV_BUNDLE, str(trained["bundle"]))
+    monkeypatch.setenv(ENV_STORE, str(tmp_path / "env.sqlite"))
+    monkeypatch.setenv(ENV_PERSONALIZE, "7")
+    with TestClient(create_app_from_env()) as client:
+        assert client.app.state.live.personal_labels == 7
+    monkeypatch.delenv(ENV_PERSONALIZE)
+    with TestClient(create_app_from_env()) as client:
+        assert client.app.state.live.personal_labels is None
+        r = client.post("/participants/P01/records", json={"records": {"HR": [{"timestamp": 1557278760000, "bpm": 71}]}})
+        assert r.status_code == 200, r.text
+        assert client.get("/participants/P01/prediction").json()["personalization"] is None

@@ -297,11 +297,13 @@ class AnswersBatch(BaseModel):
 
 
 class AnswersStored(BaseModel):
+    """With ``serve --personalize``, ``warnings`` (present only then) names answers among the
+    first K whose prompt's raw data are no longer stored: they cannot personalize predictions."""
+
+    model_config = ConfigDict(extra="allow")
     pcode: str
     stored: int
     duplicates: int
-    warnings: list[str] = Field(default_factory=list, description="With --personalize: answers among the first K "
-                                "whose prompt's raw data are no longer stored (they cannot personalize predictions).")
 
 
 class Personalization(BaseModel):
