@@ -141,3 +141,39 @@ def test_workers_read_personalize_from_the_environment(trained, monkeypatch, tmp
         r = client.post("/participants/P01/records", json={"records": {"HR": [{"timestamp": 1557278760000, "bpm": 71}]}})
         assert r.status_code == 200, r.text
         assert client.get("/participants/P01/prediction").json()["personalization"] is None
+
+
+def test_a_past_prediction_scores_the_answer_then_known_that_arrived_out_of_order(trained, tmp_path):
+    """K = 1. Answer A (earlier prompt) arrives first but was given after answer B: at a time
+    between their responses only B is known, and B, never among the first K stored, is scored then."""
+    from kemo_attention.bundle.runtime import load_bundle
+    from kemo_attention.live.service import LiveService
+    from kemo_attention.live.store import open_store
+    from kemo_attention.models.personalize import fit_offset
+    from kemo_attention.serve.service import PredictionService
+    from live_support import batches_of
+
+    live = LiveService(PredictionService(load_bundle(trained["bundle"])), open_store(tmp_path / "order.sqlite"),
+                       personal_labels=1)
+    rep = batches_of(trained["release"], "P01", np.random.default_rng(1), max_span_ms=1_800_000)
+    t0, last = rep.block_end[0], None
+    for block, end in zip(rep.blocks, rep.block_end):
+        if end > t0 + 3 * 3_600_000:
+            break
+        for batch in block:
+            live.ingest("P01", batch)
+        last = end
+    prompt_a, prompt_b = last - 1_800_000, last - 1_200_000  # inside the kept window
+    a = {"scheduledTime": prompt_a, "responseTime": prompt_b + 300_000, "attention": 2}  # given after B
+    b = {"scheduledTime": prompt_b, "responseTime": prompt_b + 60_000, "attention": -2}
+    assert "warnings" not in live.add_answers("P01", [a])
+    assert "warnings" not in live.add_answers("P01", [b])
+    at = prompt_b + 120_000  # B known, A not yet
+    got = live.predict("P01", at)["personalization"]
+    assert (got["answers_used"], got["answers_unscored"]) == (1, 0)
+    population_b = live.population("P01", prompt_b)[0]
+    assert got["offset"] == pytest.approx(fit_offset([population_b], [0]), abs=1e-12)
+    later = live.predict("P01", prompt_b + 600_000)["personalization"]  # both known: A is the first
+    population_a = live.population("P01", prompt_a)[0]
+    assert later["offset"] == pytest.approx(fit_offset([population_a], [1]), abs=1e-12)
+    live.store.close()

@@ -198,7 +198,7 @@ class LiveService:
         proba, at, seen, warnings = self.population(pcode, at)
         detail: dict[str, Any] = {"streams": seen, "warnings": warnings}
         if self.personal_labels is not None:
-            self.score_personal_answers(pcode)  # answers stored before this model served (normally none)
+            self.score_personal_answers(pcode, at)  # answers this model has not scored yet (normally none)
             personal = self.personal_offset(pcode, at)
             personal["population_probability"] = proba
             proba = float(apply_offset(proba, personal["offset"]))
@@ -221,21 +221,25 @@ class LiveService:
         return float(self.predictor.proba(X)[0]), at, seen, warnings
 
     # ------------------------------------------------------------------ personalization
-    def score_personal_answers(self, pcode: str) -> list[str]:
+    def score_personal_answers(self, pcode: str, at: int | None = None) -> list[str]:
         """Store the population probability at the prompt time of each answer that is among
-        the participant's first K (by prompt time) and has none yet for this model; returns
-        what could not be scored, and why.
+        the participant's first K (by prompt time; with ``at``, also the first K known before
+        ``at``) and has none yet for this model; returns what could not be scored, and why.
 
-        Only the first K of all stored answers can ever be among the first K known at some
-        time (answers only add), so later answers cost nothing. An answer whose prompt lies
+        An answer scored when it arrives is among the first K stored then; later answers cost
+        nothing. (With ``at``: a prediction for a past time, before an earlier prompt's answer
+        had come in, reaches one answer further.) An answer whose prompt lies
         before the kept raw window (it arrived more than ~1 h after its prompt, or the server
         gained --personalize later) gets no probability, is recorded as such, and is left out
         of the offset."""
         with self.store.read(pcode) as tx:
             rows = tx.scored_answers(self.model_sha256)
-        first = self._labelled(rows)[: self.personal_labels]
+        labelled = self._labelled(rows)
+        first = labelled[: self.personal_labels]
+        if at is not None:
+            first += [a for a in labelled if a.response_ms <= at - 1][: self.personal_labels]
         problems = []
-        for answer in (a for a in first if not a.scored):
+        for answer in {a.body: a for a in first if not a.scored}.values():
             try:
                 proba, note = self.population(pcode, answer.prompt_ms)[0], None
             except RequestError as err:
