@@ -6,6 +6,13 @@ streams come from ``build_streams`` and features from ``feature_blocks`` (what
 :class:`~kemo_attention.serve.service.PredictionService`. What this module adds is the
 bookkeeping of :mod:`~kemo_attention.live.history`: which rows to keep, and the few samples
 kept from before the cutoff so that the features equal those of the whole history.
+
+With ``personal_labels`` (``serve --personalize``) a prediction is recalibrated per person as
+in the study's hybrid protocol (models/personalize.py): the offset comes from the participant's
+first answers, each paired with the population probability at its prompt time. That probability
+is computed by :meth:`LiveService.population` (the same code as a prediction) when the answer
+arrives, while the raw data before its prompt are still stored, and kept with the answer
+(``answer_scores``).
 """
 
 from __future__ import annotations
@@ -14,18 +21,21 @@ import json
 import math
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from kemo_attention.config import DECISION_THRESHOLD, decide
+from kemo_attention.errors import KemoError
 from kemo_attention.features.assemble import feature_blocks
 from kemo_attention.features.layout import blocks_to_matrix
 from kemo_attention.features.streams import STREAM_SPECS, STREAMS_OF_TYPE, build_streams
 from kemo_attention.features.window import WINDOWS
 from kemo_attention.live.history import StreamState, carry_rows, fold_state, with_state
 from kemo_attention.live.store import HOUR_MS, LiveStore
+from kemo_attention.models.personalize import DEFAULT_PRIOR_SD, apply_offset, fit_offset
 from kemo_attention.release.read import empty_frame
 from kemo_attention.release.schema import DATA_TYPES, ESM_COLUMNS, TIMESTAMP, epoch_ms_problem
 from kemo_attention.serve.service import PredictionService, RequestError
@@ -56,12 +66,31 @@ def needs_of(used_features: list[str]) -> tuple[list[str], int]:
     return [s.name for s in STREAM_SPECS if s.name in streams], longest
 
 
+@dataclass(frozen=True)
+class LabelledAnswer:
+    """An answer usable as a label: prompt time (its anchor), label, when it was given."""
+
+    prompt_ms: int
+    y: int
+    response_ms: int
+    body: str = ""
+    scored: bool = False  # a population probability was computed for it (or tried)
+    probability: float | None = None  # that probability (None: none could be computed)
+
+
 class LiveService:
     """Ingest and predict for the participants of one store with one bundle."""
 
-    def __init__(self, predictor: PredictionService, store: LiveStore, *, features: list[str] | None = None):
+    def __init__(self, predictor: PredictionService, store: LiveStore, *, features: list[str] | None = None,
+                 personal_labels: int | None = None, prior_sd: float = DEFAULT_PRIOR_SD):
         """``features``: compute these instead of the bundle's selected ones (tests compare
-        every feature with offline extraction this way)."""
+        every feature with offline extraction this way). ``personal_labels``: recalibrate
+        predictions with the offset fitted on each participant's first K answers (None: off)."""
+        if personal_labels is not None and (isinstance(personal_labels, bool) or int(personal_labels) != personal_labels
+                                            or personal_labels < 1):
+            raise KemoError(f"personal labels must be a whole number >= 1; got {personal_labels!r}")
+        self.personal_labels = None if personal_labels is None else int(personal_labels)
+        self.prior_sd = float(prior_sd)
         self.predictor, self.store = predictor, store
         bundle = predictor.bundle
         self.streams, self.window_ms = needs_of(bundle.used_features() if features is None else features)
@@ -149,7 +178,12 @@ class LiveService:
         with self.store.write(pcode) as tx:
             tx.ensure()
             stored, dup = tx.add_answers(rows)
-        return {"pcode": pcode, "stored": stored, "duplicates": dup}
+        out: dict[str, Any] = {"pcode": pcode, "stored": stored, "duplicates": dup}
+        if self.personal_labels is not None:
+            problems = self.score_personal_answers(pcode)
+            if problems:
+                out["warnings"] = problems
+        return out
 
     def set_profile(self, pcode: str, profile: dict[str, Any]) -> dict[str, Any]:
         check_pcode(pcode)
@@ -161,18 +195,84 @@ class LiveService:
     # ------------------------------------------------------------------ predict
     def predict(self, pcode: str, at: int | None = None) -> dict[str, Any]:
         check_pcode(pcode)
-        self.predictor.check_raw_servable()
-        X, at, seen, warnings = self.features(pcode, at)
-        # the arrays straight into the model: layout order is the bundle's (check_raw_servable)
-        proba = float(self.predictor.proba(X)[0])
+        proba, at, seen, warnings = self.population(pcode, at)
+        detail: dict[str, Any] = {"streams": seen, "warnings": warnings}
+        if self.personal_labels is not None:
+            self.score_personal_answers(pcode, at)  # answers this model has not scored yet (normally none)
+            personal = self.personal_offset(pcode, at)
+            personal["population_probability"] = proba
+            proba = float(apply_offset(proba, personal["offset"]))
+            detail["personalization"] = personal
         record = {
             "pcode": pcode, "at": at, "probability": proba, "label": decide(proba), "threshold": DECISION_THRESHOLD,
             "model_sha256": self.model_sha256, "served_at": time.time(),
         }
         with self.store.write(pcode) as tx:
             if tx.meta() is not None:  # deleted meanwhile: nothing to record
-                tx.add_prediction(record, {"streams": seen, "warnings": warnings})
-        return {**record, "streams": seen, "warnings": warnings}
+                tx.add_prediction(record, detail)
+        return {**record, **detail}
+
+    def population(self, pcode: str, at: int | None = None) -> tuple[float, int, dict, list[str]]:
+        """The bundle's probability at prompt time ``at`` from the stored data (no
+        personalization): ``(probability, at, what each stream saw, warnings)``."""
+        self.predictor.check_raw_servable()
+        X, at, seen, warnings = self.features(pcode, at)
+        # the arrays straight into the model: layout order is the bundle's (check_raw_servable)
+        return float(self.predictor.proba(X)[0]), at, seen, warnings
+
+    # ------------------------------------------------------------------ personalization
+    def score_personal_answers(self, pcode: str, at: int | None = None) -> list[str]:
+        """Store the population probability at the prompt time of each answer that is among
+        the participant's first K (by prompt time; with ``at``, also the first K known before
+        ``at``) and has none yet for this model; returns what could not be scored, and why.
+
+        An answer scored when it arrives is among the first K stored then; later answers cost
+        nothing. (With ``at``: a prediction for a past time, before an earlier prompt's answer
+        had come in, reaches one answer further.) An answer whose prompt lies
+        before the kept raw window (it arrived more than ~1 h after its prompt, or the server
+        gained --personalize later) gets no probability, is recorded as such, and is left out
+        of the offset."""
+        with self.store.read(pcode) as tx:
+            rows = tx.scored_answers(self.model_sha256)
+        labelled = self._labelled(rows)
+        first = labelled[: self.personal_labels]
+        if at is not None:
+            first += [a for a in labelled if a.response_ms <= at - 1][: self.personal_labels]
+        problems = []
+        for answer in {a.body: a for a in first if not a.scored}.values():
+            try:
+                proba, note = self.population(pcode, answer.prompt_ms)[0], None
+            except RequestError as err:
+                if err.status >= 500 or err.status == 409:
+                    raise
+                proba, note = None, err.message
+                problems.append(f"the answer to the prompt at {answer.prompt_ms} cannot personalize predictions: {note}")
+            with self.store.write(pcode) as tx:
+                if tx.meta() is not None:
+                    tx.set_answer_score(answer.body, self.model_sha256, answer.prompt_ms, proba, note)
+        return problems
+
+    def personal_offset(self, pcode: str, at: int) -> dict[str, Any]:
+        """The offset for a prediction at ``at``: fitted on the first min(K, n) of the n answers
+        known before ``at`` (response time <= at - 1 ms, as for the label history), in prompt
+        order, each with its stored population probability; answers without one are left out
+        (``answers_unscored``)."""
+        with self.store.read(pcode) as tx:
+            rows = tx.scored_answers(self.model_sha256)
+        known = [a for a in self._labelled(rows) if a.response_ms <= at - 1]
+        first = known[: self.personal_labels]
+        used = [a for a in first if a.probability is not None]
+        offset = fit_offset([a.probability for a in used], [a.y for a in used], self.prior_sd)
+        return {"k": self.personal_labels, "answers_used": len(used), "answers_unscored": len(first) - len(used),
+                "offset": offset, "prior_sd": self.prior_sd}
+
+    def _labelled(self, rows: list[tuple[dict[str, Any], str, bool, float | None]]) -> list[LabelledAnswer]:
+        """The usable answers (labelled as in training) in prompt order, ties by response time."""
+        out = []
+        for anchor, y, resp, i in self._usable([answer for answer, *_ in rows]):
+            _, body, scored, proba = rows[i]
+            out.append(LabelledAnswer(anchor, y, resp, body, scored, proba))
+        return sorted(out, key=lambda a: (a.prompt_ms, a.response_ms))
 
     def features(self, pcode: str, at: int | None = None):
         """The feature row at prompt time ``at`` from the stored data, as a one-row float64
@@ -227,21 +327,27 @@ class LiveService:
 
     def past_labels(self, answers: list[dict[str, Any]], t: int) -> list[tuple[int, int]]:
         """``(prompt time, y)`` of the answers given at or before t, labelled as in training."""
+        return [(anchor, y) for anchor, y, resp, _ in self._usable(answers) if resp <= t]
+
+    def _usable(self, answers: list[dict[str, Any]]) -> list[tuple[int, int, int, int]]:
+        """``(prompt time, y, response time, index in answers)`` of the answers usable as labels
+        (a prompt time and a label value), labelled as in training; with ``threshold_kind =
+        participant_mean`` the mean is over every answer stored."""
         name = self.label.get("name", "attention")
         threshold = float(self.label.get("threshold", 0.0))
         scheduled_only = bool(self.label.get("scheduled_only", True))
         usable = []
-        for a in answers:
+        for i, a in enumerate(answers):
             value = a.get(name)
             anchor = a.get("scheduledTime")
             if anchor is None and not scheduled_only:
                 anchor = a.get("responseTime")
             if anchor is None or value is None or (isinstance(value, float) and math.isnan(value)):
                 continue
-            usable.append((int(anchor), float(value), int(a["responseTime"])))
+            usable.append((int(anchor), float(value), int(a["responseTime"]), i))
         if self.label.get("threshold_kind") == "participant_mean" and usable:
-            threshold += float(np.mean([v for _, v, _ in usable]))
-        return [(anchor, int(v > threshold)) for anchor, v, resp in usable if resp <= t]
+            threshold += float(np.mean([v for _, v, _, _ in usable]))
+        return [(anchor, int(v > threshold), resp, i) for anchor, v, resp, i in usable]
 
 
 # ---------------------------------------------------------------------- helpers

@@ -72,6 +72,15 @@ CREATE TABLE IF NOT EXISTS answers (
     PRIMARY KEY (pcode, body)
 );
 CREATE INDEX IF NOT EXISTS answers_by_time ON answers (pcode, response_ms);
+CREATE TABLE IF NOT EXISTS answer_scores (  -- serve --personalize: the population probability
+    pcode TEXT NOT NULL,                     -- at an answer's prompt time, per model
+    body TEXT NOT NULL,             -- the answer's body (answers.body)
+    model_sha256 TEXT NOT NULL,
+    prompt_ms INTEGER NOT NULL,
+    probability REAL,               -- NULL: could not be computed (note says why)
+    note TEXT,
+    PRIMARY KEY (pcode, body, model_sha256)
+);
 CREATE TABLE IF NOT EXISTS predictions (
     pcode TEXT NOT NULL,
     at INTEGER NOT NULL,
@@ -232,6 +241,14 @@ class _Tx:
         return [json.loads(b) for (b,) in self.con.execute(
             "SELECT body FROM answers WHERE pcode = ? ORDER BY response_ms, rowid", (self.pcode,))]
 
+    def scored_answers(self, model_sha256: str) -> list[tuple[dict[str, Any], str, bool, float | None]]:
+        """The answers as :meth:`answers` orders them, each with its body, whether a score of
+        ``model_sha256`` is stored for it (computed or not), and that score's probability."""
+        return [(json.loads(body), body, bool(known), p) for body, known, p in self.con.execute(
+            "SELECT a.body, s.model_sha256 IS NOT NULL, s.probability FROM answers a LEFT JOIN answer_scores s "
+            "ON s.pcode = a.pcode AND s.body = a.body AND s.model_sha256 = ? "
+            "WHERE a.pcode = ? ORDER BY a.response_ms, a.rowid", (model_sha256, self.pcode))]
+
 
 class ReadTx(_Tx):
     """One consistent snapshot of one participant."""
@@ -368,6 +385,15 @@ class WriteTx(_Tx):
             stored += cur.rowcount
         return stored, len(answers) - stored
 
+    def set_answer_score(self, body: str, model_sha256: str, prompt_ms: int, probability: float | None,
+                         note: str | None = None) -> None:
+        """The population probability at an answer's prompt time (None: it could not be computed)."""
+        self.con.execute(
+            "INSERT OR REPLACE INTO answer_scores (pcode, body, model_sha256, prompt_ms, probability, note)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (self.pcode, body, model_sha256, int(prompt_ms), None if probability is None else float(probability), note),
+        )
+
     def add_prediction(self, record: dict[str, Any], detail: dict[str, Any]) -> None:
         self.con.execute(
             "INSERT OR REPLACE INTO predictions (pcode, at, probability, label, threshold, model_sha256, served_at, detail)"
@@ -380,7 +406,7 @@ class WriteTx(_Tx):
         found = self.con.execute("DELETE FROM participants WHERE pcode = ?", (self.pcode,)).rowcount > 0
         self._delete("pcode = ?", (self.pcode,))
         found |= bool(self.gone)
-        for table in ("answers", "predictions"):
+        for table in ("answers", "answer_scores", "predictions"):
             found |= self.con.execute(f"DELETE FROM {table} WHERE pcode = ?", (self.pcode,)).rowcount > 0
         return found
 
@@ -528,8 +554,11 @@ class SqliteStore(LiveStore):
         out = []
         for at, p, label, thr, sha, served, detail in self._con().execute(sql + " ORDER BY at, served_at", args):
             extra = json.loads(detail)
-            out.append({"at": at, "probability": p, "label": label, "threshold": thr, "model_sha256": sha,
-                        "served_at": served, "streams": extra.get("streams", {}), "warnings": extra.get("warnings", [])})
+            row = {"at": at, "probability": p, "label": label, "threshold": thr, "model_sha256": sha,
+                   "served_at": served, "streams": extra.get("streams", {}), "warnings": extra.get("warnings", [])}
+            if extra.get("personalization") is not None:  # served with --personalize
+                row["personalization"] = extra["personalization"]
+            out.append(row)
         return out
 
     def answers(self, pcode: str) -> list[dict[str, Any]]:

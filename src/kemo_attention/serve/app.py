@@ -50,6 +50,7 @@ ENV_BUNDLE = "KEMO_ATTENTION_SERVE_BUNDLE"
 ENV_MAX_BODY_MB = "KEMO_ATTENTION_SERVE_MAX_BODY_MB"
 ENV_STORE = "KEMO_ATTENTION_SERVE_STORE"
 ENV_TOKEN = "KEMO_API_TOKEN"
+ENV_PERSONALIZE = "KEMO_ATTENTION_SERVE_PERSONALIZE"  # K of --personalize --personal-labels K (unset: off)
 _ERRORS = {
     409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
@@ -240,14 +241,16 @@ async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
 # --------------------------------------------------------------------------- factory
 def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None,
                sha256: str | None = None, store_path: str | Path | None = None,
-               token: str | None = None) -> FastAPI:
+               token: str | None = None, personal_labels: int | None = None) -> FastAPI:
     """The API for the bundle at ``bundle_path`` (loaded and checked at start-up).
 
     ``bundle`` skips the load when the caller has already loaded that bundle (``serve``
     loads it first, so a bad bundle is reported before the server starts). ``sha256``: the
     file's expected SHA-256; any other file is refused (``load_bundle(expected_sha256=)``).
     ``store_path``: the live store (SQLite file) behind the ``/participants`` routes;
-    ``token``: the bearer token those routes require (docs/live.md).
+    ``token``: the bearer token those routes require (docs/live.md). ``personal_labels``:
+    live predictions recalibrated per person from their first K answers (``serve
+    --personalize``; None: off).
     """
     from kemo_attention import __version__
 
@@ -262,7 +265,7 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
             from kemo_attention.live.service import LiveService
             from kemo_attention.live.store import open_store
 
-            app.state.live = LiveService(app.state.service, open_store(store_path))
+            app.state.live = LiveService(app.state.service, open_store(store_path), personal_labels=personal_labels)
         log.info("serving %s (%s)", loaded.path, loaded.bundle_version)
         # What is loaded by now (libraries, the model) lives as long as the server: move it out
         # of the cycle collector's sight, so that the collections a stream of JSON batches
@@ -317,5 +320,9 @@ def create_app_from_env() -> FastAPI:
         raise KemoError(f"{ENV_MAX_BODY_MB} must be a number of MB; got {raw!r}") from None
     from kemo_attention.bundle.runtime import ENV_SHA256
 
+    personal = os.environ.get(ENV_PERSONALIZE) or None
+    if personal is not None and not personal.isdigit():
+        raise KemoError(f"{ENV_PERSONALIZE} must be a whole number of answers; got {personal!r}")
     return create_app(bundle_path, max_body_mb=max_body_mb, sha256=os.environ.get(ENV_SHA256) or None,
-                      store_path=os.environ.get(ENV_STORE) or None, token=os.environ.get(ENV_TOKEN) or None)
+                      store_path=os.environ.get(ENV_STORE) or None, token=os.environ.get(ENV_TOKEN) or None,
+                      personal_labels=None if personal is None else int(personal))

@@ -42,6 +42,18 @@ def serve(
         typer.Option("--access-log/--no-access-log",
                      help="Log a line per request (uvicorn's access log). Off saves ~0.1 ms a request: for high-rate ingest."),
     ] = True,
+    personalize: Annotated[
+        bool,
+        typer.Option("--personalize",
+                     help="Recalibrate each participant's live predictions with an offset fitted on their first "
+                          "--personal-labels answers (docs/live.md, Personalization)."),
+    ] = False,
+    personal_labels: Annotated[
+        int,
+        typer.Option("--personal-labels", min=1, metavar="K",
+                     help="With --personalize: how many of a participant's first answers (by prompt time) fit their offset "
+                          "(10: about a day of K-EmoPhone prompts)."),
+    ] = 10,  # models.personalize.DEFAULT_PERSONAL_LABELS, not imported here (numpy, scipy); a test checks they agree
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
@@ -62,18 +74,20 @@ def serve(
     from kemo_attention.live.store import open_store
 
     store = store.resolve()
+    personal = personal_labels if personalize else None
     open_store(store).close()  # a bad path or file is reported before the server starts
     loaded = load_bundle(bundle, expected_sha256=sha256)  # refuse a bad bundle before binding the port
     if workers == 1:
-        app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded, store_path=store, token=token)
+        app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded, store_path=store, token=token,
+                         personal_labels=personal)
         typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
-        typer.echo(f"live store: {store}{' (token required)' if token else ''}", err=True)
+        _echo_store(store, token, personal)
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return
     import os
 
     from kemo_attention.bundle.runtime import ENV_SHA256
-    from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB, ENV_STORE, ENV_TOKEN
+    from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB, ENV_PERSONALIZE, ENV_STORE, ENV_TOKEN
 
     # uvicorn's worker processes import the app by name: the factory reads these.
     os.environ[ENV_BUNDLE] = str(loaded.path.resolve())
@@ -83,11 +97,19 @@ def serve(
     os.environ[ENV_STORE] = str(store)
     if token:
         os.environ[ENV_TOKEN] = token
+    if personal is not None:
+        os.environ[ENV_PERSONALIZE] = str(personal)
     typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) with {workers} workers on http://{host}:{port} (docs: /docs)", err=True)
-    typer.echo(f"live store: {store}{' (token required)' if token else ''}", err=True)
+    _echo_store(store, token, personal)
     del loaded  # each worker loads (and re-checks) its own copy
     uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,
                 host=host, port=port, log_level="info", access_log=access_log)
+
+
+def _echo_store(store: Path, token: str | None, personal: int | None) -> None:
+    notes = [" (token required)" if token else "",
+             f"; predictions personalized from each participant's first {personal} answers" if personal else ""]
+    typer.echo(f"live store: {store}{''.join(notes)}", err=True)
 
 
 def _check_host(host: str) -> None:

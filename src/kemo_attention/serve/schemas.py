@@ -314,9 +314,24 @@ class AnswersBatch(BaseModel):
 
 
 class AnswersStored(BaseModel):
+    """With ``serve --personalize``, ``warnings`` (present only then) names answers among the
+    first K whose prompt's raw data are no longer stored: they cannot personalize predictions."""
+
+    model_config = ConfigDict(extra="allow")
     pcode: str
     stored: int
     duplicates: int
+
+
+class Personalization(BaseModel):
+    """``serve --personalize``: how the population probability was recalibrated for this person."""
+
+    k: int = Field(description="Answers that fit a person's offset (--personal-labels): the first K by prompt time.")
+    answers_used: int = Field(description="Answers known before `at` among the first K that fitted the offset.")
+    answers_unscored: int = Field(description="Answers among the first K known before `at` left out: their prompt's raw data were gone when they arrived.")
+    offset: float = Field(description="Added to the population logit: logit(probability) = logit(population_probability) + offset.")
+    prior_sd: float = Field(description="SD of the Gaussian prior on the offset (mean 0).")
+    population_probability: float = Field(description="The bundle's probability before the offset.")
 
 
 class LiveProfile(UserInfo):
@@ -351,6 +366,8 @@ class LivePrediction(BaseModel):
     served_at: float
     streams: dict[str, StreamSeen] = Field(description="Per stream the model uses: samples in the hour before `at`, last sample time.")
     warnings: list[str] = Field(default_factory=list)
+    personalization: Personalization | None = Field(
+        None, description="With `serve --personalize`: the offset and K behind `probability` (absent otherwise).")
 
 
 class ParticipantList(BaseModel):
