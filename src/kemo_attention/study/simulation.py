@@ -7,7 +7,9 @@ logistic regression on a few features and the prior-predicting dummy), recording
 
 * **false positives**: with labels that carry no signal, how often a test calls the two
   models different (at most alpha, up to simulation error); the naive t-test over the
-  overlapping folds is run beside the corrected one, to show why the correction is there;
+  overlapping folds is run beside the corrected one, to show why the correction is there,
+  and so is a Wilcoxon test over participants of the same folds (each participant's AUC
+  averaged over the repeats), the alternative docs/evaluation.md weighs;
 * **power**: with a planted effect, how often the tests detect it;
 * **coverage**: how often the 95 % intervals hold the true value, the expected score of the
   same procedure on new participants (``true_scores``, from a large fresh sample).
@@ -19,6 +21,7 @@ Shared by tests/study/test_simulation.py (few draws) and bench/simulate_study_st
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -98,7 +101,11 @@ def _run_draw(scenario: Scenario, seed: int, alpha: float) -> dict:
 
     # repeated stratified group k-fold: R x K fold scores per model
     model_auc, dummy_auc, n_train, n_test = [], [], [], []
-    for _ in range(scenario.repeats):
+    participants = np.unique(group)
+    # each participant's own AUC in every repeat (tested once per repeat): participant x repeat
+    own_model = np.full((participants.size, scenario.repeats), np.nan)
+    own_dummy = np.full_like(own_model, np.nan)
+    for repeat in range(scenario.repeats):
         splitter = StratifiedGroupKFold(scenario.folds, shuffle=True, random_state=int(rng.integers(2**31)))
         for train, test in splitter.split(X, y, group):
             p_model, p_dummy = _model_and_dummy(X[train], y[train], X[test])
@@ -106,12 +113,21 @@ def _run_draw(scenario: Scenario, seed: int, alpha: float) -> dict:
             dummy_auc.append(auc(y[test], p_dummy))
             n_train.append(train.size)
             n_test.append(test.size)
+            for who in np.unique(group[test]):
+                rows = group[test] == who
+                own_model[who, repeat] = auc(y[test][rows], p_model[rows])
+                own_dummy[who, repeat] = auc(y[test][rows], p_dummy[rows])
     diffs = np.array(model_auc) - np.array(dummy_auc)
     mean_train, mean_test = float(np.mean(n_train)), float(np.mean(n_test))
     corrected = stats.corrected_resampled_ttest(diffs, mean_train, mean_test, alpha)
     model_interval = stats.corrected_resampled_interval(model_auc, mean_train, mean_test, alpha)
     finite = diffs[~np.isnan(diffs)]
     naive_p = float(scipy_stats.ttest_1samp(finite, 0.0).pvalue) if np.std(finite) > 0 else math.nan
+
+    # the same folds seen participant by participant: a participant's AUC averaged over repeats
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a participant with one class: all-NaN row
+        by_participant = stats.wilcoxon_paired(np.nanmean(own_model, axis=1), np.nanmean(own_dummy, axis=1), alpha)
 
     # leave one participant out: one score per participant
     participant_model, participant_dummy = [], []
@@ -134,6 +150,8 @@ def _run_draw(scenario: Scenario, seed: int, alpha: float) -> dict:
         "sgkf_auc_ci_low": model_interval.ci_low,
         "sgkf_auc_ci_high": model_interval.ci_high,
         "sgkf_folds_excluded": corrected.n_excluded,
+        "sgkf_participant_mean_difference": by_participant.mean_difference,
+        "sgkf_participant_wilcoxon_p": by_participant.p_value,
         "logo_mean_difference": wilcoxon.mean_difference,
         "logo_wilcoxon_p": wilcoxon.p_value,
         "logo_auc": logo_interval.mean,
@@ -201,6 +219,7 @@ def summarize(records: pd.DataFrame, truth: dict | None = None, alpha: float = 0
     for name, p_col, diff_col in (
         ("sgkf_corrected", "sgkf_corrected_p", "sgkf_mean_difference"),
         ("sgkf_naive", "sgkf_naive_p", "sgkf_mean_difference"),
+        ("sgkf_participant_wilcoxon", "sgkf_participant_wilcoxon_p", "sgkf_participant_mean_difference"),
         ("logo_wilcoxon", "logo_wilcoxon_p", "logo_mean_difference"),
     ):
         rejected = records[p_col] < alpha
