@@ -84,7 +84,7 @@ def test_naive_t_over_overlapping_folds_finds_differences_that_are_not_there(nul
     assert rates["sgkf_corrected_rejection_rate"] < rates["sgkf_naive_rejection_rate"] / 2
 
 
-@pytest.mark.parametrize("test", ["sgkf_corrected", "logo_wilcoxon"])
+@pytest.mark.parametrize("test", ["sgkf_corrected", "sgkf_participant_wilcoxon", "logo_wilcoxon"])
 def test_model_is_called_better_than_the_dummy_at_most_alpha_of_the_time(null_draws, test):
     rates = sim.summarize(null_draws, alpha=ALPHA)
     assert rates[f"{test}_better_rate"] <= _bound(ALPHA, NULL_DRAWS)
@@ -105,7 +105,7 @@ def test_corrected_ttest_two_sided_false_positive_rate_is_at_most_alpha(null_dra
 # --- b) a planted effect: power -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("test", ["sgkf_corrected", "logo_wilcoxon"])
+@pytest.mark.parametrize("test", ["sgkf_corrected", "sgkf_participant_wilcoxon", "logo_wilcoxon"])
 def test_a_planted_effect_is_found_at_least_80_percent_of_the_time(effect_draws, test):
     rates = sim.summarize(effect_draws, alpha=ALPHA)
     assert rates[f"{test}_better_rate"] >= 0.8
