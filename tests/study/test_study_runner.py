@@ -96,6 +96,9 @@ def test_best_model_is_compared_with_the_dummy_and_holm_is_applied(small_study):
     assert (part["p_holm"] >= part["p_value"] - 1e-15).all()
     smallest = part.sort_values("p_value").iloc[0]
     assert smallest["p_holm"] == pytest.approx(min(1.0, smallest["p_value"] * len(part)))
+    # the decision is the participant-level test's (the simulation found the corrected t too liberal)
+    assert (part["significant"] == (part["p_participants_holm"] < 0.05)).all()
+    assert (part["n_participants"] == 10).all() and (part["test_participants"].str.contains("Wilcoxon")).all()
     # the synthetic label carries a strong signal: the best model beats the floor
     assert part.loc[(part["role"] == "vs_dummy") & (part["model"] == best), "significant"].item()
 

@@ -131,9 +131,10 @@ def compute_tables(inputs, settings, results) -> StudyTables:
     summary, comparisons, omnibus_rows, personal_rows = [], [], [], []
     for (label, cv, protocol), part in folds.groupby(["label", "cv", "protocol"], sort=False):
         units = _unit_tables(part)
+        people = _participant_tables(participants, label, cv, protocol, list(units["roc_auc"].columns))
         summary += _summary_rows(label, cv, protocol, units, part)
         best = _best_model(units["roc_auc"])
-        comparisons += _comparison_rows(label, cv, protocol, units, part, best)
+        comparisons += _comparison_rows(label, cv, protocol, units, part, best, people)
         for metric in TESTED_METRICS:
             table = units[metric]
             tables.unit_tables[(label, cv, protocol, metric)] = table
@@ -142,7 +143,7 @@ def compute_tables(inputs, settings, results) -> StudyTables:
             tables.omnibus_results[(label, cv, protocol, metric)] = result
     if hybrid:
         for (label, cv), part in folds.groupby(["label", "cv"], sort=False):
-            personal_rows += _personalization_rows(label, cv, part, K, scored_people, excluded_people)
+            personal_rows += _personalization_rows(label, cv, part, participants, K, scored_people, excluded_people)
     calibration, reliability = _calibration_rows(calib_parts, settings.calibrate)
 
     tables.frames = {
@@ -166,7 +167,8 @@ def compute_tables(inputs, settings, results) -> StudyTables:
 
 COMPARISON_COLUMNS = [
     "label", "cv", "protocol", "metric", "model", "versus", "role", "mean_difference", "ci_low", "ci_high",
-    "statistic", "p_value", "p_holm", "test", "n_units", "n_excluded", "significant",
+    "statistic", "p_value", "p_holm", "test", "n_units", "n_excluded", "participant_difference", "p_participants",
+    "p_participants_holm", "test_participants", "n_participants", "significant",
 ]  # fmt: skip
 OMNIBUS_COLUMNS = [
     "label", "cv", "protocol", "metric", "omnibus_test", "omnibus_p", "posthoc_test", "critical_difference",
@@ -176,7 +178,8 @@ CALIBRATION_COLUMNS = ["label", "cv", "model", "variant", "brier", "log_loss", "
 RELIABILITY_COLUMNS = ["label", "cv", "model", "variant", "bin", "lower", "upper", "n", "mean_predicted", "fraction_positive"]
 PERSONAL_COLUMNS = [
     "label", "cv", "model", "metric", "population_mean", "hybrid_mean", "gain", "ci_low", "ci_high", "p_value",
-    "test", "n_units", "personal_labels", "participants_scored", "participants_excluded",
+    "test", "n_units", "p_participants", "test_participants", "n_participants", "personal_labels",
+    "participants_scored", "participants_excluded",
 ]  # fmt: skip
 
 
@@ -247,12 +250,35 @@ def _paired_test(cv: str, a: np.ndarray, b: np.ndarray, part: pd.DataFrame):
     return wilcoxon_paired(a, b)
 
 
-def _comparison_rows(label, cv, protocol, units, part, best) -> list[dict]:
-    from kemo_attention.study.stats import holm
+def _participant_tables(participants: pd.DataFrame, label, cv, protocol, models) -> dict[str, pd.DataFrame]:
+    """Per tested metric: participants x models, each participant's score averaged over repeats.
+
+    Every participant is tested once per repeat (sgkf) or once (logo), so these are one value
+    per person: independent units, unlike overlapping folds.
+    """
+    part = participants[(participants["label"] == label) & (participants["cv"] == cv) & (participants["protocol"] == protocol)]
+    return {
+        metric: part.pivot_table(index="pcode", columns="model", values=metric, aggfunc="mean", dropna=False).reindex(columns=models)
+        for metric in TESTED_METRICS
+    }
+
+
+def _comparison_rows(label, cv, protocol, units, part, best, people) -> list[dict]:
+    """Paired tests of every model against the dummy and the best model, with Holm per family.
+
+    Two tests per comparison: the design's own (corrected resampled t over the folds of
+    repeated k-fold; Wilcoxon over participants for logo), and the Wilcoxon signed-rank test
+    over participants of their scores averaged over repeats (``p_participants``). The
+    simulation in docs/evaluation.md found the corrected t rejecting 16-21 % of the time with
+    nothing to find on participant-grouped data, and the participant test at alpha, so
+    ``significant`` is decided by the participant test (after Holm).
+    """
+    from kemo_attention.study.stats import holm, wilcoxon_paired
 
     rows = []
     for metric in TESTED_METRICS:
         table = units[metric]
+        per_person = people[metric]
         family = []
         for model in table.columns:
             for versus, role in (("dummy", "vs_dummy"), (best, "vs_best")):
@@ -265,12 +291,20 @@ def _comparison_rows(label, cv, protocol, units, part, best) -> list[dict]:
                     "ci_low": res.ci_low, "ci_high": res.ci_high, "statistic": res.statistic,
                     "p_value": res.p_value, "test": res.test, "n_units": res.n_units, "n_excluded": res.n_excluded,
                 })  # fmt: skip
+                by_person = wilcoxon_paired(per_person[model].to_numpy(float), per_person[versus].to_numpy(float))
+                family[-1].update({
+                    "participant_difference": by_person.mean_difference, "p_participants": by_person.p_value,
+                    "test_participants": by_person.test, "n_participants": by_person.n_units,
+                })  # fmt: skip
         # Holm within the label (per cv, protocol and metric): every test against the dummy and
         # against the best model is one family, so "some model beats the floor" is controlled.
-        adjusted = holm(np.array([row["p_value"] for row in family], dtype=float)) if family else []
-        for row, p_adj in zip(family, adjusted):
-            row["p_holm"] = float(p_adj)
-            row["significant"] = bool(np.isfinite(p_adj) and p_adj < ALPHA)
+        if family:
+            adjusted = holm(np.array([row["p_value"] for row in family], dtype=float))
+            by_person = holm(np.array([row["p_participants"] for row in family], dtype=float))
+            for row, p_adj, p_person in zip(family, adjusted, by_person):
+                row["p_holm"] = float(p_adj)
+                row["p_participants_holm"] = float(p_person)
+                row["significant"] = bool(np.isfinite(p_person) and p_person < ALPHA)
         rows += family
     return rows
 
@@ -283,32 +317,41 @@ def _omnibus_rows(label, cv, protocol, metric, table: pd.DataFrame):
             "units": int(complete.shape[0]), "units_excluded": int(table.shape[0] - complete.shape[0])}  # fmt: skip
     if complete.shape[0] < 2 or complete.shape[1] < 2:
         return [{**base, "omnibus_test": "not run (fewer than 2 complete units or models)", "model": m} for m in table.columns], None
-    result = omnibus(complete, alpha=ALPHA)
+    result = omnibus(complete, alpha=ALPHA, higher_is_better=metric not in LOWER_IS_BETTER)
+    ranks = result.ranks.set_index("model") if len(result.ranks) else pd.DataFrame(columns=["mean_rank", "meanrank_group"])
     rows = []
     for model in table.columns:
         rows.append({
             **base, "omnibus_test": result.omnibus_test, "omnibus_p": result.omnibus_p,
             "posthoc_test": result.posthoc_test, "critical_difference": result.critical_difference,
-            "model": model, "mean_rank": result.mean_rank.get(model, np.nan),
-            "meanrank_group": result.meanrank_group.get(model, ""), "assumptions": result.assumptions,
+            "model": model, "mean_rank": ranks["mean_rank"].get(model, np.nan),
+            "meanrank_group": ranks["meanrank_group"].get(model, ""), "assumptions": result.assumptions or result.note,
         })  # fmt: skip
     return rows, result
 
 
-def _personalization_rows(label, cv, part, K, scored_people, excluded_people) -> list[dict]:
+def _personalization_rows(label, cv, part, participants, K, scored_people, excluded_people) -> list[dict]:
+    """Hybrid minus population on the same later prompts, per model and metric, paired."""
+    from kemo_attention.study.stats import wilcoxon_paired
+
     rows = []
     pop = _unit_tables(part[part["protocol"] == "population"])
     hyb = _unit_tables(part[part["protocol"] == "hybrid"])
+    models = list(pop["roc_auc"].columns)
+    pop_people = _participant_tables(participants, label, cv, "population", models)
+    hyb_people = _participant_tables(participants, label, cv, "hybrid", models)
     for metric in TESTED_METRICS:
         for model in pop[metric].columns:
             a = hyb[metric][model].to_numpy(float)
             b = pop[metric][model].to_numpy(float)
             res = _paired_test(cv, a, b, part[part["protocol"] == "hybrid"])
+            by_person = wilcoxon_paired(hyb_people[metric][model].to_numpy(float), pop_people[metric][model].to_numpy(float))
             rows.append({
                 "label": label, "cv": cv, "model": model, "metric": metric,
                 "population_mean": float(np.nanmean(b)), "hybrid_mean": float(np.nanmean(a)),
                 "gain": res.mean_difference, "ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.p_value,
-                "test": res.test, "n_units": res.n_units, "personal_labels": K,
+                "test": res.test, "n_units": res.n_units, "p_participants": by_person.p_value,
+                "test_participants": by_person.test, "n_participants": by_person.n_units, "personal_labels": K,
                 "participants_scored": len(scored_people.get((label, cv), ())),
                 "participants_excluded": len(excluded_people.get((label, cv), ())),
             })  # fmt: skip
