@@ -116,6 +116,6 @@ def label_names(text: str) -> list[str]:
     if not names or unknown:
         raise KemoError(
             f"--label: expected label names from {', '.join(LABEL_NAMES)} (comma-separated) or all; "
-            f"got {unknown[0] if unknown else text!r}"
+            f"got {(unknown[0] if unknown else text)!r}"
         )
     return list(dict.fromkeys(names))  # a name given twice is extracted once
