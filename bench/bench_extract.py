@@ -174,7 +174,7 @@ def main() -> None:
         size = sum(p.stat().st_size for p in (one / "Sensor").rglob("*.csv"))
         runs = [_python(_RUN, str(one), str(work / "one_out"), "serial", "1", "0", "1", env=ONE_THREAD) for _ in range(args.repeat)]
         run = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]  # the median run
-        manifest = json.loads((work / "one_out" / "manifest.json").read_text())
+        manifest = json.loads((work / "one_out" / "attention.manifest.json").read_text())
         cached = _python(_RUN, str(one), str(work / "one_cached"), "serial", "1", "1", "1", env=ONE_THREAD)
         rerun = _python(_RUN, str(one), str(work / "one_cached"), "serial", "1", "1", "1", env=ONE_THREAD)
         profiles = {mode: _python(_PROFILE, str(one), "P01", "1", mode, env=ONE_THREAD) for mode in ("causal", "reference")}
@@ -206,7 +206,7 @@ def main() -> None:
                 result["demo_synth_s"] = time.perf_counter() - t
             env = {"RAY_USAGE_STATS_ENABLED": "0"}
             full = _python(_RUN, str(demo), str(work / "demo_out"), "processes", "2", "1", "35", env=env)
-            m = json.loads((work / "demo_out" / "manifest.json").read_text())
+            m = json.loads((work / "demo_out" / "attention.manifest.json").read_text())
             again = _python(_RUN, str(demo), str(work / "demo_out"), "processes", "2", "1", "35", env=env)
             result["demo_release"] = {
                 "release": f"write_demo_release(participants={DEMO_PARTICIPANTS}, days={DEMO_DAYS}, scale={DEMO_SCALE}, seed=0)",

@@ -334,7 +334,7 @@ def run_extract(args, release: Path, out: Path, logs: Path, name: str, *, fresh:
             result["stop_s"] = round(result["wall_s"] - result["interrupted_after_s"], 2)
         return result
     _require_ok(name, result)
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "attention.manifest.json").read_text())
     result.update({
         "samples": manifest["counts"]["samples"],
         "features": manifest["counts"]["features"],
@@ -343,7 +343,7 @@ def run_extract(args, release: Path, out: Path, logs: Path, name: str, *, fresh:
         "cache_misses": manifest["cache"]["misses"],
         "tool_timings_s": manifest["timings"],
         "cache_disk": disk_usage(cache),
-        "outputs_disk": {f: disk_usage(out / f)["bytes"] for f in [*manifest["files"].values(), "manifest.json"]},
+        "outputs_disk": {f: disk_usage(out / f)["bytes"] for f in [*manifest["files"].values(), "attention.manifest.json"]},
     })
     return result
 
@@ -567,7 +567,7 @@ def main() -> int:
             elif name == "extract":
                 result = run_extract(args, release, features, logs, "extract", fresh=True)
             elif name == "extract-cached":
-                if not (features / "manifest.json").exists():
+                if not (features / "attention.manifest.json").exists():
                     raise BenchError("extract-cached needs the extract step first (or its output in the run folder)")
                 result = run_extract(args, release, features, logs, "extract-cached", fresh=False)
             elif name == "evaluate":

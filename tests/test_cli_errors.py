@@ -157,7 +157,7 @@ def test_ctrl_c_during_extract_exits_130_and_a_rerun_resumes(demo_release, tmp_p
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; rerun to resume"
     assert "Traceback" not in stderr
-    assert not (out / "manifest.json").exists() and not (out / "attention.pkl").exists()
+    assert not (out / "attention.manifest.json").exists() and not (out / "attention.pkl").exists()
     # It stopped at once: the queued participants were not run (each takes seconds here).
     finished = sorted(p.name.split("-")[0] for p in (out / ".cache").glob("P*.npz"))
     assert len(finished) < CTRL_C_PARTICIPANTS, (finished, took)
@@ -165,7 +165,7 @@ def test_ctrl_c_during_extract_exits_130_and_a_rerun_resumes(demo_release, tmp_p
     if target == "process group":
         res = run("extract", demo_release, "--out", out, "--min-responses", "1", "--workers", "2", timeout=600)
         assert res.returncode == 0, res.stderr
-        manifest = json.loads((out / "manifest.json").read_text())
+        manifest = json.loads((out / "attention.manifest.json").read_text())
         assert manifest["counts"]["participants"] == CTRL_C_PARTICIPANTS
         assert manifest["cache"]["hits"] == len(finished) >= 1  # resumed: finished participants not redone
 

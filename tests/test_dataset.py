@@ -88,3 +88,49 @@ def test_unreadable_pickle_names_the_file(tmp_path):
     path.write_bytes(b"\x80\x05garbage")
     with pytest.raises(DatasetFormatError, match="broken.pkl: not a readable pickle"):
         load_dataset(path)
+
+
+# ------------------------------------------------------------------ the file's manifest
+def _write_with_manifest(folder, label="stress", **changes):
+    import hashlib
+    import json
+
+    X, y, group, t, dts = _parts()
+    path = Dataset(X, y, group, t, dts).save_pkl(folder / f"{label}.pkl")
+    manifest = {
+        "label": label,
+        "dataset": {"feature_mode": "causal", "label": {"name": label}},
+        "files": {"pkl": path.name, "parquet": f"{label}.parquet"},
+        "sha256": {"pkl": hashlib.sha256(path.read_bytes()).hexdigest(), "parquet": None},
+    }
+    manifest.update(changes)
+    (folder / f"{label}.manifest.json").write_text(json.dumps(manifest))
+    return path
+
+
+def test_a_pkl_takes_mode_and_label_from_its_own_manifest(tmp_path):
+    from kemo_attention.dataset import check_feature_manifest, feature_manifest_path
+
+    path = _write_with_manifest(tmp_path)
+    assert feature_manifest_path(path).name == "stress.manifest.json"
+    assert feature_manifest_path(tmp_path / "stress.parquet").name == "stress.manifest.json"
+    ds = load_dataset(path)
+    assert ds.label == "stress" and ds.feature_mode == "causal"
+    assert check_feature_manifest(path)["label"] == "stress"  # what `study` can call on its own
+
+
+def test_a_pkl_whose_hash_is_not_the_manifests_is_refused(tmp_path):
+    path = _write_with_manifest(tmp_path, sha256={"pkl": "0" * 64})
+    with pytest.raises(DatasetFormatError, match=r"stress\.pkl: content differs from what stress\.manifest\.json records") as info:
+        load_dataset(path)
+    assert "\n" not in str(info.value) and "re-run `kemo-attention extract`" in str(info.value)
+
+
+def test_a_manifest_json_of_another_kind_is_not_read_as_the_files(tmp_path):
+    """An eval folder's manifest.json (no files section) says nothing about a pkl beside it."""
+    import json
+
+    X, y, group, t, dts = _parts()
+    path = Dataset(X, y, group, t, dts).save_pkl(tmp_path / "attention.pkl")
+    (tmp_path / "manifest.json").write_text(json.dumps({"settings": {"seed": 1}, "dataset": {"label": "stress"}}))
+    assert load_dataset(path).feature_mode == "unknown"

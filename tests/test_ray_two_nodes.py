@@ -72,7 +72,7 @@ def test_two_node_cluster_spreads_tasks_and_matches_serial(tmp_path):
     # (a) both nodes ran tasks: what the tasks reported is the two nodes we started, no other
     assert nodes[0][0] == "127.0.0.2" and nodes[1][0] == "127.0.0.3" and nodes[0][1] != nodes[1][1]
     for step, manifest_path, tasks in [
-        ("extract", tmp_path / "ray" / "features" / "manifest.json", PARTICIPANTS),
+        ("extract", tmp_path / "ray" / "features" / "attention.manifest.json", PARTICIPANTS),
         ("evaluate", tmp_path / "ray" / "eval" / "manifest.json", EVAL_TASKS),
     ]:
         ran_on = _manifest(manifest_path)["settings"]["ray_nodes"]

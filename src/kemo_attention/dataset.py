@@ -6,6 +6,11 @@ day; not the features' sample time, prompt time minus 1 ms)
 (cloudpickle). Users' own files may hold the first four only, or a dict with those keys;
 all three shapes load. Parquet keeps X with the other arrays as ``__``-prefixed columns and
 the dataset's metadata (feature mode, label settings) in the file's key-value metadata.
+
+Extraction writes ``<label>.manifest.json`` beside each label's two files: the label, the
+dataset's metadata and the SHA-256 of both files. :func:`load_dataset` refuses a file its
+manifest does not describe (another file's name, another content, another label); a file
+with no manifest (a user's own) loads as it is.
 """
 
 from __future__ import annotations
@@ -21,9 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kemo_attention.config import label_name_of
+from kemo_attention.config import LABEL_NAMES, label_name_of
 from kemo_attention.errors import DataError
 from kemo_attention.files import atomic_write
+
+FEATURE_MANIFEST_SUFFIX = ".manifest.json"
+# What an extract before per-file manifests wrote: one manifest.json per folder, describing
+# the last label extracted there.
+FOLDER_MANIFEST = "manifest.json"
 
 REQUIRED_KEYS = ("X", "y", "group")
 OPTIONAL_KEYS = ("t", "date_times")
@@ -121,31 +131,110 @@ class Dataset:
         return atomic_write(Path(path), lambda f: pq.write_table(table, f))
 
 
+def feature_manifest_path(path: str | Path) -> Path:
+    """The manifest extraction writes beside a feature file: ``attention.pkl`` and
+    ``attention.parquet`` -> ``attention.manifest.json``."""
+    path = Path(path)
+    return path.with_name(path.stem + FEATURE_MANIFEST_SUFFIX)
+
+
 def load_dataset(path: str | Path) -> Dataset:
     """Load ``attention.pkl`` (any of the three shapes) or our Parquet file.
 
-    Metadata for a pkl comes from ``manifest.json`` beside it when present (extraction
-    writes one); a user's own pkl has none, and its feature mode is "unknown".
+    The file's manifest (``<stem>.manifest.json``; in folders written before per-file
+    manifests, a ``manifest.json`` naming the file) is checked first
+    (:func:`check_feature_manifest`), and a pkl takes its metadata (feature mode, label)
+    from it. A user's own pkl has none: its feature mode is "unknown".
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such feature file")
+    content = path.read_bytes()  # read once: the bytes checked are the bytes loaded
+    manifest = check_feature_manifest(path, content)
     if path.suffix == ".parquet":
-        return _load_parquet(path)
+        ds = _load_parquet(path, content)
+        if manifest is not None:
+            _check_label(path, manifest, ds.meta, "the file's own metadata")
+        return ds
     try:
-        with open(path, "rb") as f:
-            obj = pickle.load(f)
+        obj = pickle.loads(content)
     except Exception as exc:
         raise DatasetFormatError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
     ds = dataset_from_object(obj, source=str(path))
-    manifest = path.parent / "manifest.json"
-    if manifest.exists():
-        try:
-            ds.meta.update(json.loads(manifest.read_text()).get("dataset", {}))
-        except (json.JSONDecodeError, AttributeError):
-            pass
+    if manifest is not None:
+        ds.meta.update(manifest.get("dataset") or {})
     ds.meta.setdefault("source", str(path))
     return ds
+
+
+def check_feature_manifest(path: str | Path, content: bytes | None = None) -> dict | None:
+    """The extraction manifest describing the feature file ``path``, checked; None when there is none.
+
+    ``<stem>.manifest.json`` must name this file, record its SHA-256 (of ``content``, the
+    file's bytes, read here when not given) and one label throughout. An older folder's
+    ``manifest.json`` (no hashes) counts for files it names or named like a label
+    (``stress.pkl``); naming another file there means the file's label is unknown. Any
+    mismatch raises :class:`DatasetFormatError`, one line naming the file and what differs.
+    """
+    path = Path(path)
+    kind = "parquet" if path.suffix == ".parquet" else "pkl"
+    own = feature_manifest_path(path)
+    redo = f"re-run `kemo-attention extract` for this label (or remove {own.name} to load the file as your own)"
+    if own.exists():
+        manifest = _read_manifest(own, redo)
+        files, hashes = manifest.get("files"), manifest.get("sha256")
+        if not isinstance(files, dict) or not isinstance(hashes, dict) or not isinstance(manifest.get("dataset"), dict):
+            raise DatasetFormatError(f"{own}: not a feature-file manifest (no files, sha256 and dataset entries); {redo}")
+        if files.get(kind) != path.name:
+            raise DatasetFormatError(f"{path}: {own.name} describes {files.get(kind)!r}, not this file; {redo}")
+        digest = hashlib.sha256(path.read_bytes() if content is None else content).hexdigest()
+        if hashes.get(kind) != digest:
+            raise DatasetFormatError(
+                f"{path}: content differs from what {own.name} records (SHA-256 {digest[:12]}..., recorded "
+                f"{str(hashes.get(kind))[:12]}...): replaced or edited after extraction; {redo}"
+            )
+        _check_label(path, manifest, manifest["dataset"], own.name)
+        return manifest
+    folder = path.with_name(FOLDER_MANIFEST)
+    if not folder.exists():
+        return None
+    try:
+        manifest = json.loads(folder.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # not an extraction manifest (another tool's file): nothing it vouches for
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not isinstance(manifest.get("dataset"), dict):
+        return None  # e.g. an eval folder's manifest.json
+    if files.get(kind) == path.name:
+        return manifest
+    if path.name in files.values() or path.stem in LABEL_NAMES:
+        named = files.get(kind) or ", ".join(map(str, files.values()))
+        raise DatasetFormatError(
+            f"{path}: {folder.name} beside it describes {named} (label "
+            f"{label_name_of(manifest['dataset'])}), not this file, so its label is unknown; "
+            f"re-run `kemo-attention extract` for this label (it writes {own.name})"
+        )
+    return None
+
+
+def _read_manifest(path: Path, redo: str) -> dict:
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetFormatError(f"{path}: not readable JSON ({type(exc).__name__}); {redo}") from exc
+    if not isinstance(manifest, dict):
+        raise DatasetFormatError(f"{path}: expected a JSON object, got {type(manifest).__name__}; {redo}")
+    return manifest
+
+
+def _check_label(path: Path, manifest: dict, meta: dict, where: str) -> None:
+    """The manifest's label must be the one its dataset section (or the file itself) records."""
+    recorded = manifest.get("label")
+    found = label_name_of(meta)
+    if recorded is not None and recorded != found:
+        raise DatasetFormatError(
+            f"{path}: its manifest says label {recorded}, {where} says {found}; re-run `kemo-attention extract` for this label"
+        )
 
 
 def dataset_from_object(obj: Any, source: str = "object") -> Dataset:
@@ -175,10 +264,11 @@ def dataset_from_object(obj: Any, source: str = "object") -> Dataset:
     )
 
 
-def _load_parquet(path: Path) -> Dataset:
+def _load_parquet(path: Path, content: bytes | None = None) -> Dataset:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    table = pq.read_table(pa.BufferReader(content) if content is not None else path)
     meta_raw = (table.schema.metadata or {}).get(_META_KEY)
     frame = table.to_pandas()
     if "__y" not in frame or "__group" not in frame:

@@ -125,6 +125,6 @@ def test_ray_cluster_joined_through_ray_address_matches_serial(release, serial, 
     # the tasks ran on the cluster we started: the node that ran them is the one whose own
     # temp folder names it, and it ran both participants
     (head,) = one_node_cluster.nodes
-    ran_on = json.loads((out / "manifest.json").read_text())["settings"]["ray_nodes"]
+    ran_on = json.loads((out / "attention.manifest.json").read_text())["settings"]["ray_nodes"]
     assert ran_on == [{"node_id": head.node_id(), "address": "127.0.0.2", "tasks": 2}]
     _same(load_dataset(out / "attention.pkl"), serial[0])

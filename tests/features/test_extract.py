@@ -124,7 +124,7 @@ def release(tmp_path_factory):
 
 
 def _manifest(out):
-    return json.loads((out / "manifest.json").read_text())
+    return json.loads((out / "attention.manifest.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_extract_release_files_manifest_and_cache(release, features_out):
     ds = extract_release(release, out, label=LABEL, executor=SERIAL)
     n = len(ds)
     assert n == 12  # 6 scheduled prompts for each of P01, P02
-    assert sorted(p.name for p in out.iterdir()) == [".cache", "attention.parquet", "attention.pkl", "manifest.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".cache", "attention.manifest.json", "attention.parquet", "attention.pkl"]
     assert len(list((out / ".cache").glob("P0*.npz"))) == 2
 
     # the pkl is the reference tuple
@@ -207,7 +207,7 @@ def test_a_broken_participant_file_stops_the_run_and_writes_nothing(release, tmp
     out = tmp_path / "out"
     with pytest.raises(KemoError, match=r"P01.*HR.csv"):
         extract_release(bad, out, label=LABEL, executor=SERIAL, use_cache=False)
-    assert not (out / "manifest.json").exists() and not (out / "attention.pkl").exists()
+    assert not (out / "attention.manifest.json").exists() and not (out / "attention.pkl").exists()
 
 
 def test_no_participant_with_enough_labels_is_an_error(release, tmp_path):

@@ -174,7 +174,7 @@ def extract(release: Path, out: Path, mode: str, *, cli: bool):
     assert proc.returncode == 0, proc.stderr[-2000:]
     with open(out / "attention.pkl", "rb") as f:
         X, y, group, _, _ = pickle.load(f)
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "attention.manifest.json").read_text())
     assert manifest["dataset"]["feature_mode"] == mode
     return X, [int(v) for v in y], [str(g) for g in group], [int(p) for p in manifest["dataset"]["prompt_time_ms"]]
 

@@ -88,7 +88,7 @@ def test_interrupted_extract_resumes_without_redoing_finished_participants(relea
             proc.wait()
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; rerun to resume" and "Traceback" not in stderr
-    assert not (out / "manifest.json").exists()  # nothing that looks like a finished run
+    assert not (out / "attention.manifest.json").exists()  # nothing that looks like a finished run
     finished = _entries(cache)
     # some participants done, the rest lost at most with the two in flight, none run after the signal
     assert 1 <= len(finished) < PARTICIPANTS, finished
@@ -96,7 +96,7 @@ def test_interrupted_extract_resumes_without_redoing_finished_participants(relea
     res = subprocess.run(_extract(release, out), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert f"{len(finished)} from cache" in res.stdout
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "attention.manifest.json").read_text())
     assert manifest["cache"]["hits"] == len(finished)
     assert manifest["cache"]["misses"] == PARTICIPANTS - len(finished)
     assert {p for p, info in manifest["participants"].items() if info["cached"]} == set(finished)

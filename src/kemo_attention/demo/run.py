@@ -47,8 +47,8 @@ def demo_command(
 ) -> None:
     """Run the whole path on built-in demo data: synth, check, extract, evaluate, export, live replay.
 
-    Everything lands under --work: release/, check.json, features/ (attention.pkl and
-    .parquet), eval/attention/ (leaderboard, plots, predictions), models/ (the exported
+    Everything lands under --work: release/, check.json, features/ (attention.pkl,
+    .parquet and .manifest.json), eval/attention/ (leaderboard, plots, predictions), models/ (the exported
     bundle), live/ (one participant replayed through a live server: replay.csv). Rerunning reuses the release and the feature cache.
     """
     from rich.console import Console
@@ -144,7 +144,7 @@ def demo_command(
         "\nOutputs:\n"
         f"  release        {release}\n"
         f"  check report   {work / 'check.json'}\n"
-        f"  features       {work / 'features' / 'attention.pkl'} (and .parquet)\n"
+        f"  features       {work / 'features' / 'attention.pkl'} (and .parquet, .manifest.json)\n"
         f"  evaluation     {eval_dir} (leaderboard.md, plots/, oof_predictions.parquet)\n"
         f"  bundle         {bundle_path}\n"
         f"  live replay    {live_csv}\n"

@@ -1,9 +1,12 @@
 """Per-participant results of extraction, and their cache on disk.
 
-One participant's features are cached under a key that changes whenever anything that
-could change them changes: the participant's raw files (names, sizes, modification
-times), its labels (prompt times and y), its UserInfo row, the feature settings, and the
-code (a hash of the source of the feature and release packages, plus library versions).
+An entry holds one participant's feature blocks at the union of the prompt times of every
+label a run extracts, without the label history (the driver fills those three columns per
+label, from that label's answers). It is cached under a key that changes whenever anything
+that could change it changes: the participant's raw files (names, sizes, modification
+times), the union prompt times, its UserInfo row, the feature settings, and the code (a
+hash of the source of the feature and release packages, plus library versions). A run for
+another set of labels has another union of prompt times, hence other keys.
 An interrupted run therefore resumes where it stopped, and an unchanged rerun reads every
 participant from the cache.
 
@@ -27,17 +30,18 @@ import numpy as np
 
 from kemo_attention.files import atomic_write
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: blocks at the union prompt times, label history left to the driver
 
 
 @dataclass
 class ParticipantResult:
-    """The feature blocks of one participant: numeric (float32) and one-hot (bool) columns,
-    in the order of :func:`kemo_attention.features.layout.column_layout`."""
+    """The feature blocks of one participant at its (sorted, distinct) prompt times: numeric
+    (float32) and one-hot (bool) columns, in the order of
+    :func:`kemo_attention.features.layout.column_layout`. The label-history columns are 0
+    here; each label's are filled by the driver."""
 
     pcode: str
-    prompt_ms: np.ndarray  # int64
-    y: np.ndarray  # int64
+    prompt_ms: np.ndarray  # int64, sorted and distinct
     numeric: np.ndarray  # (n, n_numeric) float32
     flags: np.ndarray  # (n, n_bool) bool
     layout_hash: str  # which column layout the blocks follow
@@ -87,12 +91,12 @@ def cache_key(
     pcode: str,
     folder: str | Path | None,
     prompt_ms: np.ndarray,
-    y: np.ndarray,
     userinfo: dict[str, Any] | None,
     features: dict[str, Any],
     layout_hash: str,
-    response_ms: np.ndarray | None = None,
 ) -> str:
+    """The key of one participant's entry; ``prompt_ms`` is the union of the prompt times of
+    every label extracted (labels themselves do not enter: their history is not cached)."""
     digest = hashlib.sha256()
     payload = {
         "format": CACHE_FORMAT,
@@ -105,9 +109,6 @@ def cache_key(
     }
     digest.update(json.dumps(payload, sort_keys=True, default=str).encode())
     digest.update(np.ascontiguousarray(prompt_ms, dtype=np.int64).tobytes())
-    digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
-    if response_ms is not None:  # causal label history depends on when each answer came
-        digest.update(np.ascontiguousarray(response_ms, dtype=np.int64).tobytes())
     return digest.hexdigest()
 
 
@@ -132,7 +133,6 @@ class ParticipantCache:
                 return ParticipantResult(
                     pcode=pcode,
                     prompt_ms=z["prompt_ms"].astype(np.int64),
-                    y=z["y"].astype(np.int64),
                     numeric=z["numeric"],
                     flags=z["flags"],
                     layout_hash=meta["layout_hash"],
@@ -149,7 +149,6 @@ class ParticipantCache:
         np.savez(
             buf,
             prompt_ms=result.prompt_ms,
-            y=result.y,
             numeric=result.numeric,
             flags=result.flags,
             meta=np.array(json.dumps(meta)),

@@ -25,8 +25,8 @@ from kemo_attention.options import (
 
 def extract(
     release: Annotated[Path, typer.Argument(metavar="RELEASE", help="Release folder (SubjData/ + Sensor/P01/...), e.g. one written by `kemo-attention synth`.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for <label>.pkl, <label>.parquet and manifest.json.")] = Path("features"),
-    label: Annotated[str, typer.Option("--label", help="Self-report that becomes the label: valence, arousal, attention, stress, disturbance (or change).")] = "attention",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for <label>.pkl, <label>.parquet and <label>.manifest.json.")] = Path("features"),
+    label: Annotated[str, typer.Option("--label", help="Self-report(s) that become the label: valence, arousal, attention, stress, disturbance, change; several comma-separated (attention,stress) or all, extracted in one pass over the release (each label's files as if extracted alone).")] = "attention",
     threshold: Annotated[float, typer.Option("--threshold", help="y = value > threshold (with --threshold-kind participant_mean: value > own mean + threshold).")] = 0.0,
     threshold_kind: Annotated[str, typer.Option("--threshold-kind", help="fixed | participant_mean.")] = "fixed",
     min_responses: Annotated[int, typer.Option("--min-responses", help="Skip participants with fewer usable responses (reference: 35).")] = 35,
@@ -41,55 +41,81 @@ def extract(
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", show_default="OUT/.cache", help="Where per-participant results are cached.")] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Extract the feature matrix of one label from a release.
+    """Extract the feature matrix of one label (or several) from a release.
 
     One sample per self-report (scheduled prompts by default), described by 3,356 features of the participant's data up to 1 ms before the prompt.
 
     Each participant is one task; finished participants are cached, so an interrupted run resumes and an unchanged rerun is near-instant.
 
-    Writes OUT/<label>.pkl (the reference tuple X, y, group, t, date_times), OUT/<label>.parquet and OUT/manifest.json.
+    Writes OUT/<label>.pkl (the reference tuple X, y, group, t, date_times), OUT/<label>.parquet and OUT/<label>.manifest.json (the label and both files' SHA-256; export and evaluate refuse a file it does not describe) for each label.
+
+    Several labels (--label attention,stress or all) read each participant's raw files once: the features are computed at the union of the labels' prompt times; only the label history and the rows kept differ per label.
     """
+    import json
     import time
 
     from kemo_attention.config import FeatureSettings, LabelSettings
     from kemo_attention.compute import nodes_line
-    from kemo_attention.features.extract import extract_release
+    from kemo_attention.dataset import feature_manifest_path
+    from kemo_attention.features.extract import extract_release_labels
 
     started = time.perf_counter()
+    names = label_names(label)
     # Settings and executor refuse bad values with a KemoError naming the option's field.
-    label_settings = LabelSettings(
-        name=label,
-        threshold=threshold,
-        threshold_kind=threshold_kind,
-        min_responses=min_responses,
-        scheduled_only=not include_voluntary,
-    )
+    label_settings = [
+        LabelSettings(
+            name=name,
+            threshold=threshold,
+            threshold_kind=threshold_kind,
+            min_responses=min_responses,
+            scheduled_only=not include_voluntary,
+        )
+        for name in names
+    ]
     feature_settings = FeatureSettings(mode=mode, coverage=coverage, tz_offset=tz_offset)
     executor = make_executor(backend, workers, ray_address, quiet=quiet)
-    ds = extract_release(
+    datasets = extract_release_labels(
         release,
         out,
-        label=label_settings,
+        labels=label_settings,
         features=feature_settings,
         executor=executor,
         cache_dir=cache_dir,
         use_cache=cache,
     )
-    import json
-
-    manifest = json.loads((Path(out) / "manifest.json").read_text())
-    counts, cache = manifest["counts"], manifest["cache"]
+    del datasets
     elapsed = time.perf_counter() - started
-    typer.echo(
-        f"{counts['samples']} samples x {counts['features']} features from {counts['participants']} participants "
-        f"({counts['participants_skipped']} skipped), {counts['positives']} positive ({label} > "
-        f"{'own mean + ' if threshold_kind == 'participant_mean' else ''}{threshold:g}), "
-        f"mode {mode}, {elapsed:.1f} s"
-        + (f", {cache['hits']} from cache" if cache["enabled"] and cache["hits"] else "")
-    )
-    if manifest["settings"].get("ray_nodes"):
-        typer.echo(nodes_line(manifest["settings"]["ray_nodes"]))
-    for pcode, reason in manifest["skipped"].items():
-        typer.echo(f"  skipped {pcode}: {reason}")
-    typer.echo(f"wrote {Path(out) / manifest['files']['pkl']}, {Path(out) / manifest['files']['parquet']}, {Path(out) / 'manifest.json'}")
-    del ds
+    rule = f"{'own mean + ' if threshold_kind == 'participant_mean' else ''}{threshold:g}"
+    for name in names:
+        manifest_file = feature_manifest_path(Path(out) / f"{name}.pkl")
+        manifest = json.loads(manifest_file.read_text())
+        counts, cached = manifest["counts"], manifest["cache"]
+        typer.echo(
+            f"{name}: {counts['samples']} samples x {counts['features']} features from {counts['participants']} participants "
+            f"({counts['participants_skipped']} skipped), {counts['positives']} positive ({name} > {rule}), "
+            f"mode {mode}, {elapsed:.1f} s"
+            + (f", {cached['hits']} from cache" if cached["enabled"] and cached["hits"] else "")
+        )
+        if manifest["settings"].get("ray_nodes"):
+            typer.echo(nodes_line(manifest["settings"]["ray_nodes"]))
+        for pcode, reason in manifest["skipped"].items():
+            typer.echo(f"  skipped {pcode}: {reason}")
+        typer.echo(f"wrote {Path(out) / manifest['files']['pkl']}, {Path(out) / manifest['files']['parquet']}, {manifest_file}")
+
+
+def label_names(text: str) -> list[str]:
+    """``--label``: one name, several comma-separated ("attention,stress"), or "all" (every
+    label, in :data:`~kemo_attention.config.LABEL_NAMES` order)."""
+    from kemo_attention.config import LABEL_NAMES
+    from kemo_attention.errors import KemoError
+
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if names == ["all"]:
+        return list(LABEL_NAMES)
+    unknown = [name for name in names if name not in LABEL_NAMES]
+    if not names or unknown:
+        raise KemoError(
+            f"--label: expected label names from {', '.join(LABEL_NAMES)} (comma-separated) or all; "
+            f"got {(unknown[0] if unknown else text)!r}"
+        )
+    return list(dict.fromkeys(names))  # a name given twice is extracted once

@@ -1,9 +1,14 @@
-"""Extract a whole release: one task per participant, cached, then one feature file.
+"""Extract a whole release: one task per participant, cached, then one feature file per label.
 
-:func:`extract_release` runs :func:`~kemo_attention.features.task.run_participant` for every
-participant with enough labels on an :class:`~kemo_attention.compute.Executor`, caches each
-participant's result, and writes ``<label>.pkl``, ``<label>.parquet`` and ``manifest.json``.
-The columns are :mod:`~kemo_attention.features.layout`'s; one participant's rows are
+:func:`extract_release_labels` reads each participant's raw files once for any number of
+labels: the task (:func:`~kemo_attention.features.task.run_participant`) computes the
+feature blocks at the union of the prompt times the labels need for that participant; the
+driver then copies each label's rows out of them and fills that label's history columns
+(``ESM#LIK#*``, the only columns that depend on the label). Each label gets
+``<label>.pkl``, ``<label>.parquet`` and ``<label>.manifest.json`` (the label and the
+SHA-256 of both files, which :func:`kemo_attention.dataset.load_dataset` checks).
+:func:`extract_release` is the one-label case. The columns are
+:mod:`~kemo_attention.features.layout`'s; one participant's rows are
 :mod:`~kemo_attention.features.assemble`'s.
 """
 
@@ -19,10 +24,12 @@ import numpy as np
 import pandas as pd
 
 from kemo_attention.config import FeatureSettings, LabelSettings, parse_tz_offset, tz_offset_ms
+from kemo_attention.dataset import Dataset, feature_manifest_path
 from kemo_attention.errors import KemoError
 from kemo_attention.features.cache import ParticipantCache, ParticipantResult, cache_key, code_version
-from kemo_attention.features.labels import make_labels
+from kemo_attention.features.labels import LIK_NAMES, LabelSet, ParticipantLabels, label_history, make_labels, sample_times
 from kemo_attention.features.layout import ColumnLayout, blocks_to_frame, column_layout
+from kemo_attention.files import atomic_write, file_sha256
 
 DAY_MS = 86_400_000
 
@@ -75,53 +82,104 @@ def extract_release(
     cache_dir=None,
     use_cache: bool = True,
 ):
-    """Extract the feature matrix of a release and write it to ``out_dir``.
+    """Extract the feature matrix of one label and write it to ``out_dir``; returns the Dataset.
 
-    Writes ``<label>.pkl`` (the reference tuple), ``<label>.parquet`` and ``manifest.json``
-    (each atomically; the manifest last). ``cache_dir`` defaults to ``out_dir/.cache``;
-    ``use_cache=False`` neither reads nor writes it. Returns the :class:`Dataset`.
+    The one-label case of :func:`extract_release_labels` (same files, same cache)."""
+    return extract_release_labels(release, out_dir, labels=[label], features=features, executor=executor,
+                                  cache_dir=cache_dir, use_cache=use_cache)[label.name]  # fmt: skip
+
+
+def extract_release_labels(
+    release,
+    out_dir,
+    *,
+    labels: list[LabelSettings],
+    features: FeatureSettings = FeatureSettings(),
+    executor=None,
+    cache_dir=None,
+    use_cache: bool = True,
+) -> dict[str, Dataset]:
+    """Extract the feature matrices of several labels in one pass over the release.
+
+    For each label writes ``<label>.pkl`` (the reference tuple), ``<label>.parquet`` and
+    ``<label>.manifest.json`` (each atomically; the manifest last, with the SHA-256 of the
+    other two). Every label's Dataset is exactly what extracting that label alone gives.
+    ``cache_dir`` defaults to ``out_dir/.cache``; ``use_cache=False`` neither reads nor
+    writes it. Returns ``{label name: Dataset}`` in the order of ``labels``.
     """
     from kemo_attention.compute import Executor
-    from kemo_attention.files import atomic_write
     from kemo_attention.release.layout import ReleaseLayout, find_release
     from kemo_attention.release.read import read_esm
 
     started = time.perf_counter()
+    labels = list(labels)
+    if not labels:
+        raise KemoError("no label to extract; name at least one (valence, arousal, attention, stress, disturbance, change)")
+    names = [settings.name for settings in labels]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise KemoError(f"label {twice[0]} is asked for twice; each label is extracted once (its files are named after it)")
     executor = executor or Executor("serial")
     out = Path(out_dir)
     layout = release if isinstance(release, ReleaseLayout) else find_release(release)
     if layout.esm_path is None:
         raise KemoError(f"{layout.root}: no EsmResponse.csv (looked in SubjData/ and the release root); labels come from it")
 
-    labels = make_labels(read_esm(layout.esm_path), label)
-    pcodes, skipped = _participants_to_extract(layout, labels, label)
+    esm = read_esm(layout.esm_path)
+    plans = []
+    for settings in labels:
+        label_set = make_labels(esm, settings)
+        pcodes, skipped = _participants_to_extract(layout, label_set, settings)
+        plans.append(_LabelPlan(settings, label_set, pcodes, skipped))
+    del esm
     t_labels = time.perf_counter()
 
     col_layout = column_layout(features.coverage)
     cache = ParticipantCache(Path(cache_dir) if cache_dir else out / ".cache") if use_cache else None
-    tasks = _participant_tasks(layout, labels, pcodes, features, cache, col_layout)
-    numeric, flags, ordered = _collect_rows(tasks, executor, cache, col_layout)
+    tasks = _participant_tasks(layout, plans, features, cache, col_layout)
+    blocks, ran = _collect_rows(tasks, plans, executor, cache, col_layout, features.mode)
     t_parts = time.perf_counter()
 
-    ds = _assemble(numeric, flags, ordered, label, features, col_layout)
-    del numeric, flags  # X holds its own copy now
-    t_assemble = time.perf_counter()
-
     out.mkdir(parents=True, exist_ok=True)
-    files = {"pkl": ds.save_pkl(out / f"{label.name}.pkl").name, "parquet": ds.save_parquet(out / f"{label.name}.parquet").name}
-    t_write = time.perf_counter()
-    stage = {k: float(sum(r.timings.get(k, 0.0) for r in ordered if not r.cached)) for k in ("read_s", "streams_s", "features_s")}
-    timings = {
-        "total_s": round(time.perf_counter() - started, 4),
-        "labels_s": round(t_labels - started, 4),
-        "participants_s": round(t_parts - t_labels, 4),
-        "assemble_s": round(t_assemble - t_parts, 4),
-        "write_s": round(t_write - t_assemble, 4),
-        **{k: round(v, 4) for k, v in stage.items()},
-    }
-    manifest = _manifest(layout, ds, files, labels, ordered, skipped, col_layout, cache, timings, label, features, executor)
-    atomic_write(out / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=2).encode()))
-    return ds
+    datasets = {}
+    for plan in plans:
+        begun = time.perf_counter()
+        numeric, flags = blocks.pop(plan.settings.name)
+        ds = _assemble(numeric, flags, plan, features, col_layout)
+        del numeric, flags  # X holds its own copy now
+        assembled = time.perf_counter()
+        files = _write_files(ds, out, plan.settings.name)
+        written = time.perf_counter()
+        timings = {
+            "total_s": round(written - started, 4),
+            "labels_s": round(t_labels - started, 4),
+            "participants_s": round(t_parts - t_labels, 4),
+            "assemble_s": round(assembled - begun, 4),
+            "write_s": round(written - assembled, 4),
+            **{k: round(float(sum(r.timings.get(k, 0.0) for r in ran.values() if not r.cached)), 4)
+               for k in ("read_s", "streams_s", "features_s")},  # fmt: skip
+        }
+        manifest = _manifest(layout, ds, files, plan, ran, col_layout, cache, timings, features, executor, names)
+        atomic_write(feature_manifest_path(out / files["pkl"]), lambda f, text=json.dumps(manifest, indent=2): f.write(text.encode()))
+        datasets[plan.settings.name] = ds
+    return datasets
+
+
+def _write_files(ds, out: Path, name: str) -> dict[str, str]:
+    """``<name>.pkl`` and ``<name>.parquet``, and their SHA-256 (read back from disk: what a reader will hash)."""
+    pkl = ds.save_pkl(out / f"{name}.pkl")
+    parquet = ds.save_parquet(out / f"{name}.parquet")
+    return {"pkl": pkl.name, "parquet": parquet.name, "pkl_sha256": file_sha256(pkl), "parquet_sha256": file_sha256(parquet)}
+
+
+@dataclass
+class _LabelPlan:
+    """One label of a run: its settings, answers, the participants it keeps and skips."""
+
+    settings: LabelSettings
+    label_set: LabelSet
+    pcodes: list[str]
+    skipped: dict[str, str]
 
 
 def _participants_to_extract(layout, labels, label: LabelSettings) -> tuple[list[str], dict[str, str]]:
@@ -147,32 +205,31 @@ def _participants_to_extract(layout, labels, label: LabelSettings) -> tuple[list
     return pcodes, skipped
 
 
-def _participant_tasks(layout, labels, pcodes, features: FeatureSettings, cache, col_layout: ColumnLayout) -> list:
-    """One task per participant: paths, labels and settings (never raw data), with its cache key."""
+def _participant_tasks(layout, plans: list[_LabelPlan], features: FeatureSettings, cache, col_layout: ColumnLayout) -> list:
+    """One task per participant any label keeps (release order): paths, the union of the
+    prompt times its labels need, and settings (never raw data), with its cache key."""
     from kemo_attention.features.task import ParticipantTask
 
+    wanted = {pcode for plan in plans for pcode in plan.pcodes}
     userinfo = _userinfo_rows(layout.userinfo_path)
     tasks = []
-    for pcode in pcodes:
-        part = labels.participants[pcode]
+    for pcode in (p for p in layout.participants if p in wanted):
+        prompts = [plan.label_set.participants[pcode].prompt_ms for plan in plans if pcode in plan.label_set.participants]
+        union = np.unique(np.concatenate(prompts).astype(np.int64))  # sorted, each time once
         info = userinfo.get(pcode)
         key = cache_key(
             pcode=pcode,
             folder=layout.participants[pcode],
-            prompt_ms=part.prompt_ms,
-            y=part.y,
+            prompt_ms=union,
             userinfo=info,
             features=features.to_dict(),
             layout_hash=col_layout.hash,
-            response_ms=part.response_ms,
         )
         tasks.append(
             ParticipantTask(
                 release_root=str(layout.root),
                 pcode=pcode,
-                prompt_ms=tuple(int(v) for v in part.prompt_ms),
-                y=tuple(int(v) for v in part.y),
-                response_ms=tuple(int(v) for v in part.response_ms),
+                prompt_ms=tuple(int(v) for v in union),
                 userinfo=info,
                 features=features.to_dict(),
                 cache_dir=str(cache.directory) if cache else None,
@@ -183,88 +240,114 @@ def _participant_tasks(layout, labels, pcodes, features: FeatureSettings, cache,
 
 
 @dataclass
-class _Rows:
-    """What the driver keeps of one participant once its rows are in the feature blocks."""
+class _Ran:
+    """What the driver keeps of one participant's task once its rows are in the labels' blocks."""
 
     pcode: str
-    y: np.ndarray
-    prompt_ms: np.ndarray
     cached: bool
     problems: int
     timings: dict
 
 
-def _collect_rows(tasks: list, executor, cache, col_layout: ColumnLayout) -> tuple[np.ndarray, np.ndarray, list[_Rows]]:
-    """The numeric and bool blocks of every participant's rows (in task order), and what
-    each participant contributed.
+def label_history_block(part: ParticipantLabels, mode: str) -> np.ndarray:
+    """The ``ESM#LIK#*`` columns of one participant's rows of one label (float32, in
+    :data:`LIK_NAMES` order), exactly as :func:`~kemo_attention.features.assemble.feature_blocks`
+    would write them: causal counts an answer from its response time on, the reference from
+    its prompt time."""
+    prompt, y = part.prompt_ms.tolist(), part.y.tolist()
+    if mode == "causal":  # an answer is history only once given
+        past = list(zip(prompt, y, part.response_ms.tolist()))
+    else:  # the reference counts every earlier prompt, answered by then or not
+        past = list(zip(prompt, y))
+    history = label_history(sample_times(part.prompt_ms), past)
+    block = np.column_stack([history[name] for name in LIK_NAMES]).astype(np.float64)
+    block[~np.isfinite(block)] = 0.0  # as feature_blocks does, before its one cast to float32
+    return block.astype(np.float32)
 
-    The blocks are allocated once (every participant's row count is known from its labels)
-    and each result is copied into its rows as it arrives, then dropped: the driver holds
-    one participant's arrays at a time, not the whole release's twice over. Cached
-    participants are read one by one; the others run on the executor.
+
+def _collect_rows(tasks: list, plans: list[_LabelPlan], executor, cache, col_layout: ColumnLayout,
+                  mode: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, _Ran]]:  # fmt: skip
+    """Each label's numeric and bool blocks (its participants in release order), and what
+    each participant's task contributed.
+
+    The blocks are allocated once per label (every participant's row count is known from
+    the labels). Each participant's result, computed once at the union of its labels'
+    prompt times, is copied into every label's rows as it arrives (the rows of that label's
+    prompt times, then its label history), then dropped: the driver holds one participant's
+    arrays at a time. Cached participants are read one by one; the others run on the executor.
     """
     from kemo_attention.compute import TaskError
     from kemo_attention.features.task import run_participant
 
-    sizes = [len(task.prompt_ms) for task in tasks]
-    starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-    numeric = np.empty((int(starts[-1]), len(col_layout.numeric)), dtype=np.float32)
-    flags = np.empty((int(starts[-1]), len(col_layout.flags)), dtype=bool)
-    kept: list[_Rows | None] = [None] * len(tasks)
+    lik_at = [col_layout.numeric.index(name) for name in LIK_NAMES]
+    blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    rows_of: dict[str, list[tuple[_LabelPlan, int, int]]] = {}  # pcode -> (label, first row, end row)
+    for plan in plans:
+        sizes = [len(plan.label_set.participants[pcode]) for pcode in plan.pcodes]
+        starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        n = int(starts[-1])
+        blocks[plan.settings.name] = (np.empty((n, len(col_layout.numeric)), dtype=np.float32),
+                                      np.empty((n, len(col_layout.flags)), dtype=bool))  # fmt: skip
+        for pcode, a, b in zip(plan.pcodes, starts[:-1], starts[1:]):
+            rows_of.setdefault(pcode, []).append((plan, int(a), int(b)))
+    ran: dict[str, _Ran] = {}
 
-    def fits(i: int, result: ParticipantResult) -> bool:
-        return (result.layout_hash == col_layout.hash and result.numeric.shape == (sizes[i], numeric.shape[1])
-                and result.flags.shape == (sizes[i], flags.shape[1]) and len(result.y) == sizes[i])  # fmt: skip
+    def fits(task, result: ParticipantResult) -> bool:
+        n = len(task.prompt_ms)
+        return (result.layout_hash == col_layout.hash and result.numeric.shape == (n, len(col_layout.numeric))
+                and result.flags.shape == (n, len(col_layout.flags))
+                and np.array_equal(result.prompt_ms, np.asarray(task.prompt_ms, dtype=np.int64)))  # fmt: skip
 
-    def put(i: int, result: ParticipantResult) -> None:
-        numeric[starts[i] : starts[i + 1]] = result.numeric
-        flags[starts[i] : starts[i + 1]] = result.flags
-        kept[i] = _Rows(result.pcode, result.y, result.prompt_ms, result.cached, result.problems, result.timings)
+    def put(task, result: ParticipantResult) -> None:
+        for plan, a, b in rows_of[task.pcode]:
+            part = plan.label_set.participants[task.pcode]
+            at = np.searchsorted(result.prompt_ms, part.prompt_ms)  # every prompt is in the union
+            numeric, flags = blocks[plan.settings.name]
+            numeric[a:b] = result.numeric[at]
+            flags[a:b] = result.flags[at]
+            numeric[a:b, lik_at] = label_history_block(part, mode)
+        ran[task.pcode] = _Ran(task.pcode, result.cached, result.problems, result.timings)
 
     todo = []
-    for i, task in enumerate(tasks):
+    for task in tasks:
         hit = cache.load(task.pcode, task.key) if cache is not None else None
-        if hit is not None and fits(i, hit):
-            put(i, hit)
+        if hit is not None and fits(task, hit):
+            put(task, hit)
         else:
-            todo.append(i)
+            todo.append(task)
         del hit
 
     def arrived(j: int, result: ParticipantResult) -> None:
-        i = todo[j]
-        task = tasks[i]
-        if not fits(i, result):  # a bug, never the user's data: the task computed other rows or columns
+        task = todo[j]
+        if not fits(task, result):  # a bug, never the user's data: the task computed other rows or columns
             raise RuntimeError(
                 f"participant {task.pcode}: the task returned {result.numeric.shape[0]} rows x "
-                f"{result.numeric.shape[1] + result.flags.shape[1]} columns; expected {sizes[i]} x {len(col_layout.columns)}"
+                f"{result.numeric.shape[1] + result.flags.shape[1]} columns; expected {len(task.prompt_ms)} x {len(col_layout.columns)}"
             )
-        put(i, result)
+        put(task, result)
         if cache is not None and not cache.path(task.pcode, task.key).exists():
             cache.store(task.key, result)  # the worker could not (e.g. a read-only cache seen from a Ray node)
 
     if todo:
         try:
-            executor.map(run_participant, [tasks[i] for i in todo], desc="extract",
-                         names=[tasks[i].pcode for i in todo], on_result=arrived)  # fmt: skip
+            executor.map(run_participant, todo, desc="extract", names=[task.pcode for task in todo], on_result=arrived)
         except TaskError as err:
             raise KemoError(f"feature extraction failed: {err}") from err
-    return numeric, flags, kept  # type: ignore[return-value]  # every slot is filled by now
+    return blocks, ran
 
 
-def _assemble(numeric: np.ndarray, flags: np.ndarray, ordered: list[_Rows], label: LabelSettings,
-              features: FeatureSettings, col_layout: ColumnLayout):  # fmt: skip
-    """The participants' rows (already stacked in ``numeric`` and ``flags``) as one Dataset,
-    with the metadata a bundle needs later. The frame is the one copy of the blocks."""
-    from kemo_attention.dataset import Dataset
-
+def _assemble(numeric: np.ndarray, flags: np.ndarray, plan: _LabelPlan, features: FeatureSettings, col_layout: ColumnLayout):
+    """One label's rows (already stacked in ``numeric`` and ``flags``) as one Dataset, with
+    the metadata a bundle needs later. The frame is the one copy of the blocks."""
+    parts = [plan.label_set.participants[pcode] for pcode in plan.pcodes]
     X = blocks_to_frame(numeric, flags, features.coverage)
-    y = np.concatenate([r.y for r in ordered])
-    group = np.concatenate([np.full(len(r.y), r.pcode, dtype=object) for r in ordered]).astype(str)
-    prompt_ms = np.concatenate([r.prompt_ms for r in ordered])
+    y = np.concatenate([part.y for part in parts])
+    group = np.concatenate([np.full(len(part), part.pcode, dtype=object) for part in parts]).astype(str)
+    prompt_ms = np.concatenate([part.prompt_ms for part in parts])
     day_seconds, date_times = sample_clock(prompt_ms, features.tz_offset)
     meta = {
         "feature_mode": features.mode,
-        "label": asdict(label),
+        "label": asdict(plan.settings),
         "tz_offset": features.tz_offset,
         "coverage": features.coverage,
         # the columns are this layout, computable from raw records (bundles read this)
@@ -274,52 +357,63 @@ def _assemble(numeric: np.ndarray, flags: np.ndarray, ordered: list[_Rows], labe
     return Dataset(X, y, group, day_seconds, date_times, meta=meta)
 
 
-def _manifest(layout, ds, files, labels, ordered, skipped, col_layout, cache, timings, label, features, executor) -> dict:
-    hits = sum(r.cached for r in ordered)
+def _manifest(layout, ds, files, plan: _LabelPlan, ran: dict[str, _Ran], col_layout, cache, timings,
+              features, executor, names: list[str]) -> dict:  # fmt: skip
+    """The manifest of one label's files: what :func:`kemo_attention.dataset.load_dataset`
+    checks (``label``, ``files``, ``sha256``) and what a reader wants to know of the run."""
+    mine = [ran[pcode] for pcode in plan.pcodes]
+    hits = sum(r.cached for r in mine)
+    tasks_run = sum(not r.cached for r in ran.values())
     y = ds.y
+    by_pcode = dict(zip(*np.unique(ds.group, return_counts=True)))
+    positives = {pcode: int(y[ds.group == pcode].sum()) for pcode in plan.pcodes}
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "complete": True,
+        "label": plan.settings.name,
         "release": str(layout.root),
         "dataset": dict(ds.meta),
-        "files": files,
+        "files": {"pkl": files["pkl"], "parquet": files["parquet"]},
+        "sha256": {"pkl": files["pkl_sha256"], "parquet": files["parquet_sha256"]},
+        # the labels of the same run: their prompts share one feature computation per participant
+        "extracted_with": [name for name in names if name != plan.settings.name],
         "counts": {
             "samples": int(len(y)),
             "positives": int(y.sum()),
             "negatives": int(len(y) - y.sum()),
-            "participants": len(ordered),
-            "participants_skipped": len(skipped),
-            "responses_total": labels.responses_total,
-            "responses_used": labels.responses_used,
+            "participants": len(plan.pcodes),
+            "participants_skipped": len(plan.skipped),
+            "responses_total": plan.label_set.responses_total,
+            "responses_used": plan.label_set.responses_used,
             "features": len(col_layout.columns),
             "bool_features": len(col_layout.flags),
             "numeric_features": len(col_layout.numeric),
         },
-        "skipped": dict(sorted(skipped.items())),
+        "skipped": dict(sorted(plan.skipped.items())),
         "participants": {
             r.pcode: {
-                "samples": int(len(r.y)),
-                "positives": int(r.y.sum()),
+                "samples": int(by_pcode[r.pcode]),
+                "positives": positives[r.pcode],
                 "cached": bool(r.cached),
                 "problems": int(r.problems),
                 "timings": {k: round(v, 4) for k, v in r.timings.items()},
             }
-            for r in ordered
+            for r in mine
         },
         "cache": {
             "enabled": cache is not None,
             "dir": str(cache.directory) if cache else None,
             "hits": int(hits),
-            "misses": int(len(ordered) - hits),
+            "misses": int(len(mine) - hits),
         },
         "timings": timings,
         "settings": {
-            "label": label.to_dict(),
+            "label": plan.settings.to_dict(),
             "features": features.to_dict(),
             "backend": executor.backend,
             "workers": executor.workers,
             # the nodes that ran this extraction's tasks (none when every participant was cached)
-            **({"ray_nodes": executor.nodes_used if hits < len(ordered) else []} if executor.backend == "ray" else {}),
+            **({"ray_nodes": executor.nodes_used if tasks_run else []} if executor.backend == "ray" else {}),
         },
         "versions": _versions(),
     }

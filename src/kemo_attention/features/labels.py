@@ -141,14 +141,3 @@ def label_history(t_ms: np.ndarray, past_labels: list[tuple[int, ...]] | None) -
         with np.errstate(invalid="ignore", divide="ignore"):
             out[name] = np.where(n > 0, n_ones / np.maximum(n, 1), 0.0)
     return out
-    arr = np.asarray(past_labels, dtype=np.int64).reshape(-1, 2)
-    order = np.argsort(arr[:, 0], kind="stable")
-    times, ones = arr[order, 0], (arr[order, 1] == 1).astype(np.int64)
-    cum = np.concatenate([[0], np.cumsum(ones)])
-    hi = np.searchsorted(times, t, side="right")
-    for (_, width), name in zip(LIK_WINDOWS, LIK_NAMES):
-        lo = np.searchsorted(times, t - width, side="left")
-        n = hi - lo
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[name] = np.where(n > 0, (cum[hi] - cum[lo]) / np.maximum(n, 1), 0.0)
-    return out

@@ -1,8 +1,11 @@
 """One extraction task: one participant of a release, run on any backend.
 
-Only paths, labels and settings travel (:class:`ParticipantTask`); the raw files are read
-inside the task. The result is written to the cache by the worker itself, so a run that is
-killed halfway keeps every participant it finished.
+Only paths, prompt times and settings travel (:class:`ParticipantTask`); the raw files are
+read inside the task, once, whatever the number of labels: the task computes the feature
+blocks at the union of the prompt times of every label extracted, and leaves the label
+history (the only label-dependent columns) to the driver
+(:mod:`kemo_attention.features.extract`). The result is written to the cache by the worker
+itself, so a run that is killed halfway keeps every participant it finished.
 """
 
 from __future__ import annotations
@@ -22,13 +25,11 @@ from kemo_attention.features.streams import collect_streams, table_streams
 
 @dataclass(frozen=True)
 class ParticipantTask:
-    """What travels to a worker: paths, labels and settings; never raw data."""
+    """What travels to a worker: paths, prompt times and settings; never raw data."""
 
     release_root: str
     pcode: str
-    prompt_ms: tuple[int, ...]
-    y: tuple[int, ...]
-    response_ms: tuple[int, ...]  # when each answer was given: causal label history counts it from then
+    prompt_ms: tuple[int, ...]  # sorted, distinct: the union over the labels extracted
     userinfo: dict | None
     features: dict[str, Any]
     cache_dir: str | None
@@ -36,7 +37,8 @@ class ParticipantTask:
 
 
 def run_participant(task: ParticipantTask) -> ParticipantResult:
-    """Read one participant's raw files, build streams, compute features, cache the result."""
+    """Read one participant's raw files, build streams, compute features (label history left
+    at 0), cache the result."""
     from kemo_attention.release.read import iter_participant_tables
 
     settings = FeatureSettings.from_dict(task.features)
@@ -62,17 +64,11 @@ def run_participant(task: ParticipantTask) -> ParticipantResult:
     streams_done = time.perf_counter()
     streams_s += streams_done - mark
     prompt = np.asarray(task.prompt_ms, dtype=np.int64)
-    y = np.asarray(task.y, dtype=np.int64)
-    if settings.mode == "causal":  # an answer is history only once given
-        past = list(zip(task.prompt_ms, task.y, task.response_ms))
-    else:  # the reference counts every earlier prompt, answered by then or not
-        past = list(zip(task.prompt_ms, task.y))
-    numeric, flags = feature_blocks(streams, prompt, userinfo=task.userinfo, past_labels=past, settings=settings)
+    numeric, flags = feature_blocks(streams, prompt, userinfo=task.userinfo, past_labels=None, settings=settings)
     features_done = time.perf_counter()
     result = ParticipantResult(
         pcode=task.pcode,
         prompt_ms=prompt,
-        y=y,
         numeric=numeric,
         flags=flags,
         layout_hash=layout.hash,
