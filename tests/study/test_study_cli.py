@@ -115,3 +115,31 @@ def test_ctrl_c_exits_130_and_the_rerun_resumes_with_identical_numbers(feature_f
     assert res.returncode == 0, res.stderr
     for name in ("fold_scores", "summary", "comparisons", "personalization"):
         pd.testing.assert_frame_equal(pd.read_csv(out / f"{name}.csv"), pd.read_csv(fresh / f"{name}.csv"))
+
+
+def test_study_of_a_release_extracts_every_label_once_and_reads_its_files(tmp_path):
+    from kemo_attention.demo.synth import write_demo_release
+
+    release = write_demo_release(tmp_path / "release", participants=6, days=2, scale=0.05, seed=5, progress=False)
+    out = tmp_path / "study"
+    command = [CLI, "study", str(release), "--out", str(out), "--labels", "attention,stress", "--models", "logreg",
+               "--repeats", "2", "--min-responses", "1", "--fast", "--quiet", "--workers", "1"]  # fmt: skip
+    res = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    features = tmp_path / "study-features"
+    manifests = {label: json.loads((features / f"{label}.manifest.json").read_text()) for label in ("attention", "stress")}
+    study = json.loads((out / "manifest.json").read_text())
+    for label, manifest in manifests.items():
+        assert study["inputs"][label]["path"] == str(features / f"{label}.pkl")
+        assert study["inputs"][label]["sha256"] == manifest["sha256"]["pkl"]  # the very file extraction wrote
+    assert sorted(study["inputs"]) == ["attention", "stress"]
+    # one pass: both labels' files come from the same extraction (one cache entry per participant)
+    assert len(list((features / ".cache").glob("P*"))) == 6
+    # a feature file its manifest does not describe is refused, and nothing is written
+    import shutil
+
+    shutil.copyfile(features / "attention.pkl", features / "stress.pkl")
+    res = subprocess.run([CLI, "study", str(features), "--out", str(tmp_path / "again"), "--fast", "--quiet"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2 and "stress.pkl" in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "again").exists()

@@ -50,6 +50,7 @@ def study(
     calibrate_repeats: Annotated[int, typer.Option("--calibrate-repeats", min=1, help="sgkf repeats whose folds also fit the calibrated models (each costs about two more fits per fold).")] = 1,
     features_dir: Annotated[Optional[Path], typer.Option("--features", show_default="OUT-features", help="With a RELEASE: where the extracted feature files (and their cache) go.")] = None,
     tz_offset: Annotated[str, typer.Option("--tz-offset", help="With a RELEASE: local time as a fixed UTC offset.")] = DEFAULT_TZ_OFFSET,
+    min_responses: Annotated[int, typer.Option("--min-responses", min=1, help="With a RELEASE: skip participants with fewer usable answers to a label (reference: 35).")] = 35,
     backend: BackendOption = DEFAULT_BACKEND,
     workers: WorkersOption = None,
     ray_address: RayAddressOption = None,
@@ -86,7 +87,7 @@ def study(
     executor = make_executor(backend, workers, ray_address, quiet=quiet)
     loaded = load_inputs(
         inputs, label_list, explicit_labels=labels != "all", features_dir=features_dir or out.with_name(out.name + "-features"),
-        tz_offset=tz_offset, executor=executor, echo=None if quiet else typer.echo,
+        tz_offset=tz_offset, min_responses=min_responses, executor=executor, echo=None if quiet else typer.echo,
     )  # fmt: skip
     try:
         manifest = run_study(loaded, out, settings, executor=executor)

@@ -25,7 +25,8 @@ def load_inputs(
     explicit_labels: bool,
     features_dir: Path,
     tz_offset: str,
-    executor,
+    min_responses: int = 35,
+    executor=None,
     echo: Callable[[str], None] | None = None,
 ) -> list[StudyInput]:
     """The labels' feature files, loaded and checked, in ``labels`` order.
@@ -36,7 +37,7 @@ def load_inputs(
     from kemo_attention.config import LABEL_NAMES
 
     if len(inputs) == 1 and _is_release(Path(inputs[0])):
-        files = _extract(Path(inputs[0]), labels, features_dir, tz_offset, executor, echo)
+        files = _extract(Path(inputs[0]), labels, features_dir, tz_offset, min_responses, executor, echo)
         return [_load(label, path) for label, path in files.items()]
 
     found: dict[str, Path] = {}
@@ -82,7 +83,7 @@ def _load(label: str | None, path: Path) -> StudyInput:
     return StudyInput(label=dataset.label, dataset=dataset, path=str(path), sha256=file_sha256(path))
 
 
-def _extract(release: Path, labels, features_dir: Path, tz_offset: str, executor, echo) -> dict[str, Path]:
+def _extract(release: Path, labels, features_dir: Path, tz_offset: str, min_responses: int, executor, echo) -> dict[str, Path]:
     """Every label's features from one pass over the release (cached: a rerun reads the cache)."""
     from kemo_attention.config import FeatureSettings, LabelSettings
     from kemo_attention.features.extract import extract_release_labels
@@ -90,7 +91,7 @@ def _extract(release: Path, labels, features_dir: Path, tz_offset: str, executor
     if echo:
         echo(f"extracting {', '.join(labels)} from {release} into {features_dir}/ (one pass)")
     extract_release_labels(
-        release, features_dir, labels=[LabelSettings(name=name) for name in labels],
+        release, features_dir, labels=[LabelSettings(name=name, min_responses=min_responses) for name in labels],
         features=FeatureSettings(tz_offset=tz_offset), executor=executor,
     )  # fmt: skip
     return {name: features_dir / f"{name}.pkl" for name in labels}
