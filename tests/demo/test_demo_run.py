@@ -45,6 +45,14 @@ def test_demo_runs_every_stage_and_leaves_what_the_dashboard_needs(tmp_path):
     # the printed next steps point at files that exist
     assert f"--bundle {bundles[0]}" in proc.stdout and "kemo-attention serve" in proc.stdout
 
+    # the demo ends with a short study of two labels whose report the printed command opens
+    study = json.loads((work / "study" / "manifest.json").read_text())
+    assert sorted(study["inputs"]) == ["attention", "stress"] and study["settings"]["repeats"] == 2
+    assert study["inputs"]["attention"]["path"] == str(work / "features" / "attention.pkl")
+    assert (work / "study" / "report.html").stat().st_size > 10_000
+    assert f"--study {work / 'study'}" in proc.stdout
+    assert "attention (sgkf): best logreg, ROC AUC" in proc.stderr
+
     # a rerun reuses the release and the feature cache
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "reusing the demo release" in again.stderr

@@ -45,11 +45,12 @@ def demo_command(
     models: ModelsOption = "all",
     fresh: Annotated[bool, switch("--fresh/--no-fresh", "Write the demo release again even if one exists.")] = False,
 ) -> None:
-    """Run the whole path on built-in demo data: synth, check, extract, evaluate, export, live replay.
+    """Run the whole path on built-in demo data: synth, check, extract, evaluate, export, live replay, study.
 
     Everything lands under --work: release/, check.json, features/ (attention.pkl,
     .parquet and .manifest.json), eval/attention/ (leaderboard, plots, predictions), models/ (the exported
-    bundle), live/ (one participant replayed through a live server: replay.csv). Rerunning reuses the release and the feature cache.
+    bundle), live/ (one participant replayed through a live server: replay.csv), study/ (a short
+    study of attention and stress: report.html). Rerunning reuses the release and the feature cache.
     """
     from rich.console import Console
 
@@ -57,7 +58,7 @@ def demo_command(
     from kemo_attention.demo import synth
     from kemo_attention.evaluate.runner import run_evaluation
     from kemo_attention.evaluate.terminal import print_leaderboard
-    from kemo_attention.features.extract import extract_release
+    from kemo_attention.features.extract import extract_release_labels
     from kemo_attention.models.zoo import MODEL_NAMES
     from kemo_attention.release.check import check_release
 
@@ -73,7 +74,7 @@ def demo_command(
         return time.perf_counter()
 
     # 1. demo release ---------------------------------------------------------------
-    start = stage("1/6 synth", f"demo release in {release}")
+    start = stage("1/7 synth", f"demo release in {release}")
     if fresh and release.exists():
         import shutil
 
@@ -91,7 +92,7 @@ def demo_command(
     timings["synth"] = time.perf_counter() - start
 
     # 2. check ----------------------------------------------------------------------
-    start = stage("2/6 check", "what the release holds, and its dirt")
+    start = stage("2/7 check", "what the release holds, and its dirt")
     report = check_release(release)
     from kemo_attention.files import atomic_write
 
@@ -105,8 +106,14 @@ def demo_command(
     timings["check"] = time.perf_counter() - start
 
     # 3. extract --------------------------------------------------------------------
-    start = stage("3/6 extract", "all 3,356 features, causal mode")
-    dataset = extract_release(release, work / "features", executor=executor, cache_dir=work / "cache")
+    start = stage("3/7 extract", "all 3,356 features, causal mode; attention and stress in one pass")
+    from kemo_attention.config import LabelSettings
+
+    extracted = extract_release_labels(
+        release, work / "features", labels=[LabelSettings(name=name) for name in DEMO_STUDY_LABELS],
+        executor=executor, cache_dir=work / "cache",
+    )  # fmt: skip
+    dataset = extracted["attention"]
     console.print(
         f"{len(dataset)} samples x {dataset.X.shape[1]} features from {len(set(dataset.group))} participants; "
         f"{int(dataset.y.sum())} focused"
@@ -114,7 +121,7 @@ def demo_command(
     timings["extract"] = time.perf_counter() - start
 
     # 4. evaluate -------------------------------------------------------------------
-    start = stage("4/6 evaluate", "grouped 5-fold CV of every model")
+    start = stage("4/7 evaluate", "grouped 5-fold CV of every model")
     chosen = MODEL_NAMES if models == "all" else tuple(m.strip() for m in models.split(",") if m.strip())
     eval_dir = work / "eval" / "attention"
     leaderboard = run_evaluation(
@@ -124,7 +131,7 @@ def demo_command(
     timings["evaluate"] = time.perf_counter() - start
 
     # 5. export ---------------------------------------------------------------------
-    start = stage("5/6 export", "the best model as a bundle")
+    start = stage("5/7 export", "the best model as a bundle")
     candidates = leaderboard[leaderboard["model"] != "dummy"]
     best = str((candidates if len(candidates) else leaderboard).iloc[0]["model"])
     bundle_path = export_bundle(
@@ -133,9 +140,14 @@ def demo_command(
     timings["export"] = time.perf_counter() - start
 
     # 6. live -----------------------------------------------------------------------
-    start = stage("6/6 live", "one participant replayed through a live server")
+    start = stage("6/7 live", "one participant replayed through a live server")
     live_csv = _live_replay(console, release, work, bundle_path, dataset)
     timings["live"] = time.perf_counter() - start
+
+    # 7. study ----------------------------------------------------------------------
+    start = stage("7/7 study", f"{' and '.join(DEMO_STUDY_LABELS)}, {DEMO_STUDY_REPEATS} repeats of grouped 5-fold, intervals and tests")
+    study_dir = _short_study(console, work, chosen, executor)
+    timings["study"] = time.perf_counter() - start
 
     console.rule("[bold]done[/bold]")
     total = sum(timings.values())
@@ -148,12 +160,35 @@ def demo_command(
         f"  evaluation     {eval_dir} (leaderboard.md, plots/, oof_predictions.parquet)\n"
         f"  bundle         {bundle_path}\n"
         f"  live replay    {live_csv}\n"
+        f"  study          {study_dir / 'report.html'} (open it in a browser; summary.md, CSVs)\n"
         "\nNext:\n"
         f"  .venv/bin/kemo-attention dashboard --eval {eval_dir} --bundle {bundle_path} "
-        f"--release {release} --check {work / 'check.json'}\n"
+        f"--release {release} --check {work / 'check.json'} --study {study_dir}\n"
         f"  .venv/bin/kemo-attention serve {bundle_path} --store kemo-live.sqlite\n"
         f"  .venv/bin/kemo-attention replay {release} --url http://127.0.0.1:8000 --participants {_first_pcode(dataset)}"
     )
+
+
+DEMO_STUDY_LABELS = ("attention", "stress")
+DEMO_STUDY_REPEATS = 2
+
+
+def _short_study(console, work: Path, models, executor) -> Path:
+    """A short study of the demo's feature files (two labels, two repeats), printed headline first."""
+    from kemo_attention.evaluate.runner import normalise_models
+    from kemo_attention.study.inputs import load_inputs
+    from kemo_attention.study.runner import StudySettings, run_study
+
+    inputs = load_inputs([str(work / "features")], DEMO_STUDY_LABELS, explicit_labels=True,
+                         features_dir=work / "features", tz_offset="+09:00")  # fmt: skip
+    settings = StudySettings(models=normalise_models(models), repeats=DEMO_STUDY_REPEATS)
+    out = work / "study"
+    run_study(inputs, out, settings, executor=executor)
+    from kemo_attention.study.commands import headline_lines
+
+    for line in headline_lines(out):
+        console.print(line, highlight=False)
+    return out
 
 
 def _first_pcode(dataset) -> str:

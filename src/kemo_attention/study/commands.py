@@ -98,20 +98,23 @@ def study(
         f"{len(loaded)} label(s), {t['folds']} folds ({t['folds_from_store']} from earlier runs), "
         f"{time.perf_counter() - started:.1f} s"
     )
-    _print_headline(out)
+    for line in headline_lines(out):
+        typer.echo(line)
     typer.echo(f"wrote {out}/report.html, {out}/summary.md and the CSVs of every number")
 
 
-def _print_headline(out: Path) -> None:
-    """The best model per label with its ROC AUC interval and p against the dummy."""
+def headline_lines(out: Path) -> list[str]:
+    """The best model per label and cv: its ROC AUC with interval and p against the dummy."""
     import pandas as pd
 
     summary = pd.read_csv(out / "summary.csv")
     comparisons = pd.read_csv(out / "comparisons.csv")
     auc = summary[(summary["metric"] == "roc_auc") & (summary["protocol"] == "population") & (summary["model"] != "dummy")]
+    lines = []
     for (label, cv), part in auc.groupby(["label", "cv"], sort=False):
         best = part.sort_values("mean", ascending=False).iloc[0]
         vs = comparisons[(comparisons["label"] == label) & (comparisons["cv"] == cv) & (comparisons["protocol"] == "population")
                          & (comparisons["metric"] == "roc_auc") & (comparisons["model"] == best["model"]) & (comparisons["role"] == "vs_dummy")]  # fmt: skip
-        p = f", p vs dummy (Holm) {vs['p_holm'].iloc[0]:.3g}" if not vs.empty else ""
-        typer.echo(f"  {label} ({cv}): best {best['model']}, ROC AUC {best['mean']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]{p}")
+        p = f", p vs dummy over participants (Holm) {vs['p_participants_holm'].iloc[0]:.3g}" if not vs.empty else ""
+        lines.append(f"  {label} ({cv}): best {best['model']}, ROC AUC {best['mean']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]{p}")
+    return lines
