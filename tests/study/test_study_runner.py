@@ -140,7 +140,9 @@ def test_calibration_sees_training_rows_only(monkeypatch):
     ds = inputs[0].dataset
     task_settings = _task_settings(inputs, settings, TUNABLE_MODELS)
     store = FoldTask(task.label, task.cv, task.repeat, task.fold, task.train_idx, task.test_idx, str(__import__("tempfile").mkdtemp()))
-    result = study_fold(store, {"attention": (ds.X, ds.y, ds.group)}, task_settings)
+    from kemo_attention.study.runner import prompt_order
+
+    result = study_fold(store, {"attention": (ds.X, ds.y, ds.group, prompt_order(ds))}, task_settings)
     assert len(seen) == 1 + settings.inner_splits  # the outer front, then one per inner fold
     outer_train = set(task.train_idx.tolist())
     for train_idx, test_idx in seen[1:]:
@@ -162,3 +164,38 @@ def test_tuned_models_sit_beside_the_fixed_ones_with_their_parameters(tmp_path):
         assert set(json.loads(params)) == {"C"}  # logreg's search space
     comp = pd.read_csv(tmp_path / "study" / "comparisons.csv")
     assert "logreg-tuned" in set(comp.loc[comp["role"] == "vs_dummy", "model"])
+
+
+def test_the_rows_method_trains_on_the_first_k_answers_and_scores_only_the_later_ones(monkeypatch, tmp_path):
+    """Hybrid by refitting: the training side of the refit is the fold's training rows plus each
+    test participant's first K answers, and not one of the rows it is scored on."""
+    from kemo_attention.evaluate import runner
+    from kemo_attention.models.personalize import personal_split
+    from kemo_attention.study.runner import prompt_order
+
+    inputs = study_inputs(labels=("attention",))
+    settings = StudySettings(models=["logreg", "dummy"], repeats=1, personal_labels=6, personal_method="rows",
+                             calibrate="none", fast=True)  # fmt: skip
+    seen = []
+    original = runner.fit_front
+
+    def spy(train_idx, test_idx, X, y, s):
+        seen.append(np.asarray(train_idx))
+        return original(train_idx, test_idx, X, y, s)
+
+    monkeypatch.setattr(runner, "fit_front", spy)
+    run_study(inputs, tmp_path / "study", settings, executor=Executor("serial", progress=False))
+    ds = inputs[0].dataset
+    order = prompt_order(ds)
+    tasks = fold_plan(inputs, settings, "unused")
+    assert len(seen) == 2 * len(tasks)  # per fold: the population fit, then the refit
+    for task, refit in zip(tasks, seen[1::2]):
+        personal, scored = personal_split(ds.group[task.test_idx], order[task.test_idx], 6)
+        assert set(refit.tolist()) == set(task.train_idx.tolist()) | set(task.test_idx[personal].tolist())
+        assert not set(refit.tolist()) & set(task.test_idx[scored].tolist())
+    oof = pd.read_parquet(tmp_path / "study" / "oof_predictions.parquet")
+    hybrid = oof[oof["protocol"] == "hybrid"]
+    population = oof[oof["protocol"] == "population"]
+    assert len(hybrid) == len(population) and hybrid["proba"].notna().all()
+    manifest = json.loads((tmp_path / "study" / "manifest.json").read_text())
+    assert manifest["settings"]["personal_method"] == "rows"

@@ -45,6 +45,7 @@ def study(
     n_splits: Annotated[int, typer.Option("--n-splits", min=2, help="Folds per sgkf repeat.")] = 5,
     protocol: Annotated[str, typer.Option("--protocol", help="population, hybrid (personalized with each test participant's first K answers), or population,hybrid.")] = "population,hybrid",
     personal_labels: Annotated[int, typer.Option("--personal-labels", min=1, help="K: answers per test participant used to personalize (hybrid); about the first day of prompts.")] = 10,
+    personal_method: Annotated[str, typer.Option("--personal-method", help="offset: shift the population model's logit per person, fitted on their K answers (no refit; what serve --personalize does) | rows: refit each fold with its test participants' K answers in training.")] = "offset",
     tune: Annotated[int, typer.Option("--tune", min=0, help="Optuna (TPE) trials per outer training fold for logreg, rf, lgbm and evxgb (added as <model>-tuned); 0 = no tuning.")] = 0,
     calibrate: Annotated[str, typer.Option("--calibrate", help="sigmoid | isotonic | none: calibration fitted on grouped inner folds of each training side, shown beside the raw model.")] = "sigmoid",
     calibrate_repeats: Annotated[int, typer.Option("--calibrate-repeats", min=1, help="sgkf repeats whose folds also fit the calibrated models (each costs about two more fits per fold).")] = 1,
@@ -71,17 +72,19 @@ def study(
     from kemo_attention.errors import KemoError
     from kemo_attention.evaluate.runner import normalise_models
     from kemo_attention.study.inputs import load_inputs
-    from kemo_attention.study.runner import CV_CHOICES, PROTOCOLS, StudySettings, run_study
+    from kemo_attention.study.runner import CV_CHOICES, PERSONAL_METHODS, PROTOCOLS, StudySettings, run_study
 
     started = time.perf_counter()
     label_list = _comma_list(labels, LABEL_NAMES, "--labels")
     cvs = _comma_list(cv, CV_CHOICES, "--cv")
     protocols = _comma_list(protocol, PROTOCOLS, "--protocol")
+    if personal_method not in PERSONAL_METHODS:
+        raise typer.BadParameter(f"expected offset or rows; got {personal_method!r}", param_hint="--personal-method")
     if calibrate not in ("sigmoid", "isotonic", "none"):
         raise typer.BadParameter(f"expected sigmoid, isotonic or none; got {calibrate!r}", param_hint="--calibrate")
     settings = StudySettings(
         models=normalise_models(models), cvs=cvs, repeats=repeats, n_splits=n_splits, protocols=protocols,
-        personal_labels=personal_labels, tune=tune, calibrate=calibrate, calibrate_repeats=calibrate_repeats,
+        personal_labels=personal_labels, personal_method=personal_method, tune=tune, calibrate=calibrate, calibrate_repeats=calibrate_repeats,
         seed=seed, fast=fast,
     )  # fmt: skip
     executor = make_executor(backend, workers, ray_address, quiet=quiet)

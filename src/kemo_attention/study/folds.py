@@ -100,7 +100,7 @@ def study_fold(task: FoldTask, datasets, settings) -> dict[str, Any]:
 
     from kemo_attention.evaluate.runner import fit_front, fit_model
 
-    X, y, groups = datasets[task.label]
+    X, y, groups, order = datasets[task.label]
     tr, te = task.train_idx, task.test_idx
     started = time.perf_counter()
     with threadpool_limits(1):
@@ -128,6 +128,9 @@ def study_fold(task: FoldTask, datasets, settings) -> dict[str, Any]:
     if settings["calibrate"] and task.cv in settings["calibrate_cvs"] and task.repeat < settings["calibrate_repeats"]:
         calibrated, calibrators = _calibrate(X, y, groups, tr, proba, settings)
 
+    # hybrid by the rows method: each test participant's first K answers join the training side
+    proba_rows = _fit_with_personal_rows(X, y, groups, order, tr, te, settings) if settings["personal_rows"] else {}
+
     result = {
         "key": task.key,
         "label": task.label,
@@ -140,10 +143,31 @@ def study_fold(task: FoldTask, datasets, settings) -> dict[str, Any]:
         "calibrated": calibrated,
         "calibrators": calibrators,
         "tuning": tuning,
+        "proba_rows": proba_rows,
         "seconds": time.perf_counter() - started,
     }
     FoldStore(Path(task.store)).save(task.key, result)
     return result
+
+
+def _fit_with_personal_rows(X, y, groups, order, tr, te, settings) -> dict[str, np.ndarray]:
+    """Every (fixed) model refitted on the training rows plus each test participant's first K
+    answers; probabilities for the test rows, NaN on those K (they are never scored)."""
+    from threadpoolctl import threadpool_limits
+
+    from kemo_attention.evaluate.runner import fit_front, fit_model
+    from kemo_attention.models.personalize import personal_split
+
+    personal, scored = personal_split(np.asarray(groups[te]).astype(str), order[te], settings["personal_rows"])
+    train = np.sort(np.concatenate([tr, te[personal]]))
+    with threadpool_limits(1):
+        scale, select, X_train, X_test, _ = fit_front(train, te, X, y, settings)
+    fitted: dict[str, Any] = {}
+    out = {}
+    for model in settings["models"]:
+        result = fit_model(model, scale, select, X_train, X_test, y[train], groups[train], settings, fitted)
+        out[model] = np.where(scored, result["proba_test"], np.nan)
+    return out
 
 
 def _fit_tuned(model, X, y, groups, tr, scale, select, X_train, X_test, settings, inner):

@@ -21,6 +21,7 @@ from kemo_attention.errors import KemoError
 
 CV_CHOICES = ("sgkf", "logo")
 PROTOCOLS = ("population", "hybrid")
+PERSONAL_METHODS = ("offset", "rows")
 CALIBRATION_CHOICES = ("sigmoid", "isotonic", "none")
 
 # The libraries whose versions a study records.
@@ -50,6 +51,7 @@ class StudySettings:
     n_splits: int = 5
     protocols: tuple[str, ...] = PROTOCOLS
     personal_labels: int = 10
+    personal_method: str = "offset"
     tune: int = 0
     calibrate: str = "sigmoid"
     calibrate_repeats: int = 1
@@ -65,6 +67,8 @@ class StudySettings:
         bad = [p for p in self.protocols if p not in PROTOCOLS]
         if not self.protocols or bad:
             raise KemoError(f"--protocol takes {' and/or '.join(PROTOCOLS)}; got {', '.join(self.protocols) or 'nothing'}")
+        if self.personal_method not in PERSONAL_METHODS:
+            raise KemoError(f"--personal-method takes {' or '.join(PERSONAL_METHODS)}; got {self.personal_method!r}")
         if self.calibrate not in CALIBRATION_CHOICES:
             raise KemoError(f"--calibrate takes {', '.join(CALIBRATION_CHOICES)}; got {self.calibrate!r}")
         if self.repeats < 1 or self.n_splits < 2 or self.personal_labels < 1 or self.tune < 0 or self.inner_splits < 2:
@@ -112,8 +116,14 @@ def fit_settings(inputs: list[StudyInput], settings: StudySettings) -> dict[str,
         "inner_splits": settings.inner_splits,
         "seed": settings.seed,
         "fast": settings.fast,
+        # the rows method refits with each test participant's first K answers in training
+        "personal_rows": settings.personal_labels if _refits_personal(settings) else None,
         "code": code_version(),
     }
+
+
+def _refits_personal(settings: StudySettings) -> bool:
+    return "hybrid" in settings.protocols and settings.personal_method == "rows"
 
 
 def run_study(inputs: list[StudyInput], out_dir, settings: StudySettings, *, executor=None) -> dict[str, Any]:
@@ -147,7 +157,9 @@ def run_study(inputs: list[StudyInput], out_dir, settings: StudySettings, *, exe
     if todo:
         needed = sorted({t.label for t in todo})
         shared = {
-            "datasets": {i.label: (i.dataset.X, i.dataset.y, i.dataset.group) for i in inputs if i.label in needed},
+            "datasets": {
+                i.label: (i.dataset.X, i.dataset.y, i.dataset.group, prompt_order(i.dataset)) for i in inputs if i.label in needed
+            },
             "settings": task_settings,
         }
 
@@ -192,7 +204,19 @@ def _task_settings(inputs, settings: StudySettings, tunable) -> dict[str, Any]:
         # calibrated fold fits every model about twice more, and LOGO has a fold per participant)
         "calibrate_cvs": ["sgkf"] if "sgkf" in settings.cvs else ["logo"],
         "inner_splits": settings.inner_splits,
+        "personal_rows": settings.personal_labels if _refits_personal(settings) else None,
     }
+
+
+def prompt_order(dataset) -> np.ndarray:
+    """A sortable prompt time per sample (int64 ns; all -1 when the file has none), for "the
+    first K answers" of a participant."""
+    from kemo_attention.evaluate.report import prompt_times
+
+    times = prompt_times(dataset)
+    if times.isna().any():
+        return np.full(len(dataset), -1, dtype=np.int64)
+    return times.astype("int64").to_numpy()
 
 
 def _write_study(out: Path, inputs, settings: StudySettings, results, executor, fingerprint, timings) -> dict[str, Any]:
@@ -221,7 +245,11 @@ def _write_study(out: Path, inputs, settings: StudySettings, results, executor, 
                 "n_splits": settings.n_splits,
                 "protocols": list(settings.protocols),
                 "personal_labels": settings.personal_labels,
-                "personalization": "per-person logit offset fitted (MAP) on the first K answers",
+                "personal_method": settings.personal_method,
+                "personalization": {
+                    "offset": "per-person logit offset fitted (MAP) on the first K answers; no refit",
+                    "rows": "the first K answers of each test participant join the fold's training rows; refit",
+                }[settings.personal_method],
                 "tune_trials": settings.tune,
                 "calibrate": settings.calibrate,
                 "calibrate_repeats": settings.calibrate_repeats,

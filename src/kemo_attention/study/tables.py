@@ -36,16 +36,6 @@ class StudyTables:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def _prompt_order(dataset) -> np.ndarray:
-    """A sortable prompt time per sample (int64 ns), for 'the first K answers'."""
-    from kemo_attention.evaluate.report import prompt_times
-
-    times = prompt_times(dataset)
-    if times.isna().any():
-        return np.full(len(dataset), -1, dtype=np.int64)
-    return times.astype("int64").to_numpy()
-
-
 def _scores(y, p) -> dict[str, float]:
     from kemo_attention.evaluate.metrics import binary_metrics, expected_calibration_error
 
@@ -58,6 +48,7 @@ def _scores(y, p) -> dict[str, float]:
 def compute_tables(inputs, settings, results) -> StudyTables:
     """Every table of the study folder (docs/evaluation.md, "The study")."""
     from kemo_attention.models.personalize import personalize_predictions
+    from kemo_attention.study.runner import prompt_order
 
     by_label = {i.label: i for i in inputs}
     hybrid = "hybrid" in settings.protocols
@@ -66,7 +57,7 @@ def compute_tables(inputs, settings, results) -> StudyTables:
     calib_parts: dict[tuple[str, str, str], list] = {}
     excluded_people: dict[tuple[str, str], set] = {}
     scored_people: dict[tuple[str, str], set] = {}
-    order_cache = {label: _prompt_order(i.dataset) for label, i in by_label.items()}
+    order_cache = {label: prompt_order(i.dataset) for label, i in by_label.items()}
     for label, order in order_cache.items():
         if hybrid and (order < 0).any():
             from kemo_attention.errors import KemoError
@@ -89,12 +80,14 @@ def compute_tables(inputs, settings, results) -> StudyTables:
             variants = {"population": (p, np.ones(te.shape[0], dtype=bool))}
             if hybrid:
                 p_h, scored, _ = personalize_predictions(p, y_te, g_te, order_cache[r["label"]][te], K)
-                variants = {"population": (p, scored), "hybrid": (p_h, scored)}
+                if r.get("proba_rows"):  # the rows method: refitted with the personal rows in training
+                    p_h = r["proba_rows"].get(model)  # tuned models are not refitted: no hybrid row
+                variants = {"population": (p, scored), **({"hybrid": (p_h, scored)} if p_h is not None else {})}
                 people = set(np.unique(g_te))
                 kept = set(np.unique(g_te[scored]))
                 excluded_people.setdefault((r["label"], r["cv"]), set()).update(people - kept)
                 scored_people.setdefault((r["label"], r["cv"]), set()).update(kept)
-            for protocol in settings.protocols:
+            for protocol in (p for p in settings.protocols if p in variants):
                 pp, mask = variants[protocol]
                 ys, ps, gs = y_te[mask], pp[mask], g_te[mask]
                 key = {**base, "protocol": protocol, "model": model}
