@@ -2,10 +2,11 @@
 
 Tolerances are simulation error, not taste: a rate observed over D independent draws has
 binomial standard error sqrt(r(1-r)/D), and each promise is checked at 3 such errors (a
-correct procedure fails a check about once in 700 seeds). Promises the procedures are known
-not to keep in this setting are ``xfail(strict=True)`` with the measured figures
-(bench/results/study-simulation.json, docs/evaluation.md): a change that makes them hold
-turns those tests red, so the docs get updated.
+correct procedure fails a check about once in 700 seeds). Where a procedure does NOT keep its
+promise on participant-grouped data (the corrected resampled t), the test asserts what
+docs/evaluation.md says of it (bench/results/study-simulation.json has the figures): it is
+the reason the study decides significance with the test over participants, and a change that
+makes the claim false turns the test red, so the docs and that decision get revisited.
 """
 
 import numpy as np
@@ -90,16 +91,13 @@ def test_model_is_called_better_than_the_dummy_at_most_alpha_of_the_time(null_dr
     assert rates[f"{test}_better_rate"] <= _bound(ALPHA, NULL_DRAWS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured (bench, 1,000 draws): the corrected t rejects in ~0.16 of draws with no signal "
-    "(most of them 'model worse'); see docs/evaluation.md",
-)
-def test_corrected_ttest_two_sided_false_positive_rate_is_at_most_alpha(null_draws):
-    # (Wilcoxon's two-sided rate, ~0.10 in the bench, is too close to this bound at 200 draws
+def test_corrected_ttest_rejects_too_often_on_grouped_data_so_it_does_not_decide(null_draws):
+    # measured (bench, 1,000 draws): ~0.16 two-sided with no signal (most of them "model worse");
+    # the study therefore calls a difference significant by the test over participants.
+    # (Wilcoxon's two-sided rate, ~0.08 in the bench, is too close to alpha + 3 SE at 200 draws
     # to be checked either way here; the bench reports it)
     rates = sim.summarize(null_draws, alpha=ALPHA)
-    assert rates["sgkf_corrected_rejection_rate"] <= _bound(ALPHA, NULL_DRAWS)
+    assert rates["sgkf_corrected_rejection_rate"] > _bound(ALPHA, NULL_DRAWS)
 
 
 # --- b) a planted effect: power -----------------------------------------------------------
@@ -114,12 +112,12 @@ def test_a_planted_effect_is_found_at_least_80_percent_of_the_time(effect_draws,
 # --- c) coverage --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured (bench): the corrected resampled interval holds the true AUC in ~0.84 of draws "
-    "with no signal, below 0.95; see docs/evaluation.md",
-)
-def test_corrected_interval_covers_the_true_auc_at_nominal_rate(null_draws):
+def test_interval_coverage_is_what_the_docs_say(null_draws):
     # no signal: every score is independent of the label, so the true expected AUC is exactly 0.5
-    coverage = sim.summarize(null_draws, {"sgkf_auc": 0.5, "logo_auc": 0.5}, ALPHA)["sgkf_auc_coverage"]
-    assert coverage >= 0.95 - 3 * sim.binomial_se(0.95, NULL_DRAWS)
+    coverage = sim.summarize(null_draws, {"sgkf_auc": 0.5, "logo_auc": 0.5}, ALPHA)
+    floor = 0.95 - 3 * sim.binomial_se(0.95, NULL_DRAWS)
+    # the interval over participants (logo) holds the truth at about its nominal rate ...
+    assert coverage["logo_auc_coverage"] >= floor
+    # ... the corrected resampled interval of repeated k-fold does not (bench: ~0.84), which the
+    # report and docs/evaluation.md say beside every such interval
+    assert coverage["sgkf_auc_coverage"] < floor
