@@ -9,7 +9,6 @@ compute only the others, and give exactly the feature matrix of an uninterrupted
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from signal_support import sigint_not_ignored
 
 from kemo_attention.compute import Executor
 from kemo_attention.config import LabelSettings
@@ -37,20 +37,6 @@ def release(tmp_path_factory) -> Path:
     # sparse band streams and one day: each participant is about a second of work
     return write_demo_release(tmp_path_factory.mktemp("resume") / "release", participants=PARTICIPANTS, days=1,
                               scale=0.05, seed=3, progress=False)  # fmt: skip
-
-
-@contextlib.contextmanager
-def _sigint_not_ignored():
-    """A child inherits an ignored SIGINT (pytest started as a background job ignores it);
-    a handled one is reset to the default on exec, so the CLI gets Ctrl-C like in a terminal."""
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        if previous == signal.SIG_IGN:
-            signal.signal(signal.SIGINT, previous)
 
 
 def _extract(release: Path, out: Path) -> list[str]:
@@ -71,7 +57,7 @@ def _entries(cache: Path) -> dict[str, tuple[int, int, int]]:
 def test_interrupted_extract_resumes_without_redoing_finished_participants(release, tmp_path):
     out = tmp_path / "features"
     cache = out / ".cache"
-    with _sigint_not_ignored():
+    with sigint_not_ignored():
         proc = subprocess.Popen(_extract(release, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)  # fmt: skip
     try:

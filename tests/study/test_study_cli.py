@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -13,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from signal_support import sigint_not_ignored
 
-from conftest import study_inputs
+from study_inputs import study_inputs
 
 CLI = str(Path(sys.executable).with_name("kemo-attention"))
 
@@ -71,22 +71,10 @@ def test_a_missing_file_or_label_is_one_line_and_exit_2(feature_files, tmp_path)
     assert res.returncode == 2 and "no feature file for label(s) stress" in res.stderr
 
 
-@contextlib.contextmanager
-def _sigint_not_ignored():
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        if previous == signal.SIG_IGN:
-            signal.signal(signal.SIGINT, previous)
-
-
 def test_ctrl_c_exits_130_and_the_rerun_resumes_with_identical_numbers(feature_files, tmp_path):
     out = tmp_path / "study"
     command = _study(feature_files, out, "--backend", "processes", "--workers", "2", "--repeats", "3")
-    with _sigint_not_ignored():
+    with sigint_not_ignored():
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     store = tmp_path / ".study.folds"
     try:

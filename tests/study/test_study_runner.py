@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import study_inputs
+from study_inputs import study_inputs
 from kemo_attention.compute import Executor
 from kemo_attention.study.runner import StudySettings, fold_plan, run_study
 
