@@ -140,7 +140,7 @@ def test_calibration_sees_training_rows_only(monkeypatch):
     ds = inputs[0].dataset
     task_settings = _task_settings(inputs, settings, TUNABLE_MODELS)
     store = FoldTask(task.label, task.cv, task.repeat, task.fold, task.train_idx, task.test_idx, str(__import__("tempfile").mkdtemp()))
-    from kemo_attention.study.runner import prompt_order
+    from kemo_attention.evaluate.report import prompt_order
 
     result = study_fold(store, {"attention": (ds.X, ds.y, ds.group, prompt_order(ds))}, task_settings)
     assert len(seen) == 1 + settings.inner_splits  # the outer front, then one per inner fold
@@ -171,7 +171,7 @@ def test_the_rows_method_trains_on_the_first_k_answers_and_scores_only_the_later
     test participant's first K answers, and not one of the rows it is scored on."""
     from kemo_attention.evaluate import runner
     from kemo_attention.models.personalize import personal_split
-    from kemo_attention.study.runner import prompt_order
+    from kemo_attention.evaluate.report import prompt_order
 
     inputs = study_inputs(labels=("attention",))
     settings = StudySettings(models=["logreg", "dummy"], repeats=1, personal_labels=6, personal_method="rows",

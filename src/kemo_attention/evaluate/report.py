@@ -133,6 +133,15 @@ def prompt_times(dataset) -> pd.Series:
     return empty
 
 
+def prompt_order(dataset) -> np.ndarray:
+    """A sortable prompt time per sample (int64 ns; all -1 when the file has none): what "a
+    participant's first K answers" are ordered by."""
+    times = prompt_times(dataset)
+    if times.isna().any():
+        return np.full(len(dataset), -1, dtype=np.int64)
+    return times.astype("int64").to_numpy()
+
+
 # ---------------------------------------------------------------------------- manifest
 # The libraries whose versions an evaluation run records in its manifest.
 RUN_LIBRARIES = ("kemo-attention", "numpy", "pandas", "scikit-learn", "imbalanced-learn", "lightgbm", "xgboost", "ray", "pyarrow", "matplotlib")

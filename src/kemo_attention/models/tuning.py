@@ -427,16 +427,9 @@ def _add_messages(messages: list[str], caught) -> None:
 
 def _prepare_fold(X, y, groups, train, test, settings) -> dict[str, Any]:
     """Fit the scale + select front on an inner fold's training rows; keep both selected sides."""
-    from kemo_attention.models.zoo import FRONT_STEPS, make_pipeline
+    from kemo_attention.evaluate.runner import fit_front
 
-    front = make_pipeline(
-        "dummy",
-        bool_columns=settings["bool_columns"],
-        numeric_columns=settings["numeric_columns"],
-        random_state=settings["seed"],
-    )[:FRONT_STEPS]
-    X_fit = front.fit_transform(X.iloc[train], y[train])
-    X_score = front.transform(X.iloc[test])
+    _, _, X_fit, X_score, _ = fit_front(train, test, X, y, settings)
     return {"X_fit": X_fit, "y_fit": y[train], "groups_fit": groups[train], "X_score": X_score, "y_score": y[test]}
 
 

@@ -79,14 +79,18 @@ def _what_was_run(study: StudyFolder) -> list[Block]:
         ("models", ", ".join(ordered_models(summary["model"]))),
     ]
     settings = manifest.get("settings") if isinstance(manifest.get("settings"), dict) else {}
-    rows += [(f"setting `{key}`", _value_text(value)) for key, value in settings.items()]
+    shown = {"labels", "cv", "protocols", "models"}  # already in the rows above
+    rows += [(f"setting `{key}`", _value_text(value)) for key, value in settings.items() if key not in shown]
     for section in ("seeds", "versions", "timings"):
         values = manifest.get(section)
         if isinstance(values, dict) and values:
             rows.append((section, "; ".join(f"{k} {_value_text(v)}" for k, v in values.items())))
     blocks: list[Block] = [
         Heading(2, "What was run", "what-was-run"),
-        Paragraph(f"Study folder `{study.path.name}`: the tables below are read from its CSV files and `manifest.json`."),
+        # the runner writes the report inside a temporary folder renamed when complete: the
+        # manifest names the folder the user asked for
+        Paragraph(f"Study folder `{manifest.get('folder') or study.path.name}`: the tables below are read from its "
+                  "CSV files and `manifest.json`."),
         Table(("item", "value"), tuple((Cell.of(k), Cell.of(v)) for k, v in rows), "run", "facts"),
     ]
     inputs = manifest.get("inputs")
@@ -179,11 +183,30 @@ def _label_section(study: StudyFolder, label: str) -> list[Block]:
         for protocol in study.protocols(label, cv):
             blocks.append(Heading(4, f"Protocol {PROTOCOL_NAMES.get(protocol, protocol)}"))
             blocks.append(model_table(study, label, cv, protocol))
+            blocks += _left_out(study, label, cv, protocol)
             blocks += _omnibus(study, label, cv, protocol)
         blocks += _cd_diagrams(study, label, cv)
         blocks += _reliability(study, label, cv)
         blocks += _tuning(study, label, cv)
     return blocks
+
+
+def _left_out(study: StudyFolder, label: str, cv: str, protocol: str) -> list[Block]:
+    """How many units (and, for the test over participants, people) had no ROC AUC: their test
+    rows held one class, so they are left out of the AUC means and tests, never filled in."""
+    summary = study.rows("summary", label=label, cv=cv, protocol=protocol, metric=HEADLINE_METRIC)
+    comparisons = study.rows("comparisons", label=label, cv=cv, protocol=protocol, metric=HEADLINE_METRIC)
+    if summary is None or summary.empty:
+        return []
+    unit = "participants" if cv == "logo" else "folds"
+    units = int((summary["n_units"] + summary["n_excluded"]).max())
+    left = int(summary["n_excluded"].max())
+    text = f"ROC AUC: {left} of {units} {unit} left out (their test rows hold one class)"
+    if cv != "logo" and comparisons is not None and "n_participants" in comparisons and len(comparisons):
+        people = int(comparisons["n_participants"].min())
+        total = int(study.manifest.get("inputs", {}).get(label, {}).get("participants", people))
+        text += f"; the test over participants used {people} of {total} (the others have one class in every fold)"
+    return [Note(text + ".")]
 
 
 def _comparison_cell(row: pd.Series | None) -> Cell:

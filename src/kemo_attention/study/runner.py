@@ -133,6 +133,7 @@ def run_study(inputs: list[StudyInput], out_dir, settings: StudySettings, *, exe
     ``out_dir`` (``.<name>.folds/<fingerprint>/``) instead of being fitted again.
     """
     from kemo_attention.compute import Executor
+    from kemo_attention.evaluate.report import prompt_order
     from kemo_attention.study.folds import FoldStore, study_fold
     from kemo_attention.models.tuning import TUNABLE_MODELS
 
@@ -208,17 +209,6 @@ def _task_settings(inputs, settings: StudySettings, tunable) -> dict[str, Any]:
     }
 
 
-def prompt_order(dataset) -> np.ndarray:
-    """A sortable prompt time per sample (int64 ns; all -1 when the file has none), for "the
-    first K answers" of a participant."""
-    from kemo_attention.evaluate.report import prompt_times
-
-    times = prompt_times(dataset)
-    if times.isna().any():
-        return np.full(len(dataset), -1, dtype=np.int64)
-    return times.astype("int64").to_numpy()
-
-
 def _write_study(out: Path, inputs, settings: StudySettings, results, executor, fingerprint, timings) -> dict[str, Any]:
     from kemo_attention.files import atomic_folder, atomic_write_text
     from kemo_attention.study import tables
@@ -237,6 +227,7 @@ def _write_study(out: Path, inputs, settings: StudySettings, results, executor, 
         manifest = {
             "complete": True,
             "kind": "kemo-attention study",
+            "folder": str(out),
             "settings": {
                 "labels": [i.label for i in inputs],
                 "models": settings.models,

@@ -48,7 +48,7 @@ def _scores(y, p) -> dict[str, float]:
 def compute_tables(inputs, settings, results) -> StudyTables:
     """Every table of the study folder (docs/evaluation.md, "The study")."""
     from kemo_attention.models.personalize import personalize_predictions
-    from kemo_attention.study.runner import prompt_order
+    from kemo_attention.evaluate.report import prompt_order
 
     by_label = {i.label: i for i in inputs}
     hybrid = "hybrid" in settings.protocols
