@@ -134,10 +134,10 @@ def test_workers_read_personalize_from_the_environment(trained, monkeypatch, tmp
     monkeypatch.setenv(ENV_STORE, str(tmp_path / "env.sqlite"))
     monkeypatch.setenv(ENV_PERSONALIZE, "7")
     with TestClient(create_app_from_env()) as client:
-        assert client.app.state.live.personal_labels == 7
+        assert client.app.state.slot.current.live.personal_labels == 7
     monkeypatch.delenv(ENV_PERSONALIZE)
     with TestClient(create_app_from_env()) as client:
-        assert client.app.state.live.personal_labels is None
+        assert client.app.state.slot.current.live.personal_labels is None
         r = client.post("/participants/P01/records", json={"records": {"HR": [{"timestamp": 1557278760000, "bpm": 71}]}})
         assert r.status_code == 200, r.text
         assert client.get("/participants/P01/prediction").json()["personalization"] is None

@@ -67,7 +67,7 @@ def test_predict_raw_and_live_are_calibrated(served, calibrated_bundle):
     assert client.post("/participants/P03/records", json={"records": req["records"]}).status_code == 200
     live = client.get("/participants/P03/prediction", params={"at": PROMPT})
     assert live.status_code == 200, live.text
-    features, *_ = app.state.live.features("P03", PROMPT)
+    features, *_ = app.state.slot.current.live.features("P03", PROMPT)
     assert live.json()["probability"] == pytest.approx(float(_by_hand(calibrated_bundle, features)[0]), abs=1e-12)
     # and calibration did something: the pipeline's own probability for these features differs
     own = float(calibrated_bundle.pipeline.estimator_.predict_proba(calibrated_bundle.frame(features))[0, 1])

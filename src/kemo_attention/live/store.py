@@ -433,6 +433,14 @@ class LiveStore:
     def answers(self, pcode: str) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def ping(self) -> str | None:
+        """None when the store answers a query; else why not (readiness, ``/health/ready``)."""
+        raise NotImplementedError
+
+    def size_bytes(self) -> int:
+        """What the store takes on disk (the ``kemo_store_size_bytes`` metric)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -564,6 +572,27 @@ class SqliteStore(LiveStore):
     def answers(self, pcode: str) -> list[dict[str, Any]]:
         with self.read(pcode) as tx:
             return tx.answers()
+
+    def ping(self) -> str | None:
+        # An open connection keeps working on a file that was deleted or moved away, and what
+        # it writes then is lost: the path must still be there, and a query must read it.
+        if not self.path.exists():
+            return f"store {self.path}: the file is gone (deleted or moved while the server runs)"
+        try:
+            self._con().execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except (sqlite3.Error, StoreError) as exc:
+            return f"store {self.path}: cannot be read ({exc})"
+        return None
+
+    def size_bytes(self) -> int:
+        """The database file with its write-ahead log and shared-memory index."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += Path(f"{self.path}{suffix}").stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
 
     def close(self) -> None:
         with self._lock:

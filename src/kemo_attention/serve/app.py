@@ -2,13 +2,17 @@
 
 Routes: ``GET /health``, ``GET /model`` (the manifest), ``POST /predict`` (feature rows),
 ``POST /predict/raw`` (raw sensor records of one participant -> the same feature code as
-training -> a prediction). OpenAPI docs at ``/docs``.
+training -> a prediction); for operations ``GET /health/live``, ``GET /health/ready``,
+``GET /metrics`` and ``POST /admin/reload`` (:mod:`~kemo_attention.serve.ops_routes`). OpenAPI
+docs at ``/docs``.
 
 Every bad request gets a 4xx whose JSON ``detail`` says what is wrong (inputs are checked
 explicitly; no exception type is mapped to a 4xx wholesale); a body larger than
 ``max_body_mb`` gets 413 before it is parsed. Anything else is a server bug: 500 with a
 request id, the traceback in the server log under that id (:class:`RequestIds`). The
-bundle is loaded in the lifespan (not at import) and handed to routes through a dependency. Prediction is CPU-bound, so the
+bundle is loaded in the lifespan (not at import) into a :class:`~kemo_attention.serve.reload.BundleSlot`
+and handed to routes through a dependency that takes the slot's current state once per
+request (so a reload never changes the bundle under a request). Prediction is CPU-bound, so the
 endpoints are plain ``def`` (FastAPI runs them in its thread pool).
 """
 
@@ -31,6 +35,8 @@ from fastapi.routing import APIRoute
 from kemo_attention.bundle.runtime import Bundle, load_bundle
 from kemo_attention.errors import KemoError
 from kemo_attention.serve.docs_assets import add_offline_docs
+from kemo_attention.serve.metrics import MetricsMiddleware, ServeMetrics, get_metrics
+from kemo_attention.serve.reload import BundleSlot, Serving, install_sighup
 from kemo_attention.serve.schemas import (
     ErrorResponse,
     HealthResponse,
@@ -51,6 +57,9 @@ ENV_MAX_BODY_MB = "KEMO_ATTENTION_SERVE_MAX_BODY_MB"
 ENV_STORE = "KEMO_ATTENTION_SERVE_STORE"
 ENV_TOKEN = "KEMO_API_TOKEN"
 ENV_PERSONALIZE = "KEMO_ATTENTION_SERVE_PERSONALIZE"  # K of --personalize --personal-labels K (unset: off)
+# "1" when KEMO_BUNDLE_SHA256 is the user's --sha256 (a pin reloads keep), not the hash `serve`
+# recorded so that each worker loads the file `serve` checked (reloads may then load another).
+ENV_SHA256_PINNED = "KEMO_ATTENTION_SERVE_SHA256_PINNED"
 _ERRORS = {
     409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
@@ -87,10 +96,11 @@ router = APIRouter(route_class=_FastJSONRoute)
 
 
 def get_service(request: Request) -> PredictionService:
-    return request.app.state.service
+    """The service of the bundle served now, taken once: the request keeps it to its end."""
+    return request.app.state.slot.current.service
 
 
-@router.get("/health", response_model=HealthResponse, summary="Liveness and which bundle is served")
+@router.get("/health", response_model=HealthResponse, summary="Liveness and which bundle is served (see also /health/live, /health/ready)")
 def health(service: PredictionService = Depends(get_service)) -> dict[str, Any]:
     return {"status": "ok", "model": service.model, "bundle_version": service.version}
 
@@ -101,21 +111,27 @@ def model(service: PredictionService = Depends(get_service)) -> dict[str, Any]:
 
 
 @router.post("/predict", response_model=PredictResponse, responses=_ERRORS, summary="Predict from feature rows")
-def predict(body: PredictRequest, service: PredictionService = Depends(get_service)) -> dict[str, Any]:
+def predict(body: PredictRequest, service: PredictionService = Depends(get_service),
+            metrics: ServeMetrics = Depends(get_metrics)) -> dict[str, Any]:
     """P(label = 1) per row. A row must hold every feature of the bundle (``GET /model``
     lists them) unless ``fill_missing`` is true; unknown names are reported, not used."""
-    return service.predict_rows(body.all_rows(), body.fill_missing)
+    answer = service.predict_rows(body.all_rows(), body.fill_missing)
+    metrics.count_predictions("/predict", len(answer["predictions"]))
+    return answer
 
 
 @router.post("/predict/raw", response_model=RawPredictResponse, responses=_ERRORS, summary="Predict from raw sensor records")
-def predict_raw(body: RawPredictRequest, service: PredictionService = Depends(get_service)) -> dict[str, Any]:
+def predict_raw(body: RawPredictRequest, service: PredictionService = Depends(get_service),
+                metrics: ServeMetrics = Depends(get_metrics)) -> dict[str, Any]:
     """Features are computed from the records with the training code (causal mode), then
     predicted. Every record needs every column of its type (null for an unknown value);
     records and past answers at or after the prompt are ignored and reported in
     ``warnings``, as are streams the model uses that had no data. Bundles not trained on
     causal features (reference mode, or a mode the bundle does not know) are refused
     (409; ``GET /model`` says why under ``predict_raw``)."""
-    return service.predict_raw(body)
+    answer = service.predict_raw(body)
+    metrics.count_predictions("/predict/raw")
+    return answer
 
 
 # --------------------------------------------------------------------------- body limit
@@ -241,7 +257,8 @@ async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
 # --------------------------------------------------------------------------- factory
 def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY_MB, bundle: Bundle | None = None,
                sha256: str | None = None, store_path: str | Path | None = None,
-               token: str | None = None, personal_labels: int | None = None) -> FastAPI:
+               token: str | None = None, personal_labels: int | None = None, reload_on_sighup: bool = False,
+               reload_pin: str | None = None) -> FastAPI:
     """The API for the bundle at ``bundle_path`` (loaded and checked at start-up).
 
     ``bundle`` skips the load when the caller has already loaded that bundle (``serve``
@@ -250,22 +267,38 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     ``store_path``: the live store (SQLite file) behind the ``/participants`` routes;
     ``token``: the bearer token those routes require (docs/live.md). ``personal_labels``:
     live predictions recalibrated per person from their first K answers (``serve
-    --personalize``; None: off).
+    --personalize``; None: off). ``reload_on_sighup``: re-read the bundle on ``SIGHUP``
+    (``serve`` sets it; a test client's app, run off the main thread, cannot). ``reload_pin``:
+    the SHA-256 a reloaded file must have (default ``sha256``; ``create_app_from_env`` passes
+    the user's pin only, not the hash recorded for its workers).
     """
     from kemo_attention import __version__
 
     bundle_path = Path(bundle_path)
+    pin = sha256 if reload_pin is None else reload_pin
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         loaded = bundle if bundle is not None else load_bundle(bundle_path, expected_sha256=sha256)
-        app.state.service = PredictionService(loaded)
         app.state.live_token = token or None
+        store = None
         if store_path is not None:
-            from kemo_attention.live.service import LiveService
             from kemo_attention.live.store import open_store
 
-            app.state.live = LiveService(app.state.service, open_store(store_path), personal_labels=personal_labels)
+            store = open_store(store_path)
+
+        def serving_of(new: Bundle) -> Serving:
+            service = PredictionService(new)
+            live = None
+            if store is not None:  # one store for every bundle: a reload changes the model, not the data
+                from kemo_attention.live.service import LiveService
+
+                live = LiveService(service, store, personal_labels=personal_labels)
+            return Serving(new, service, live)
+
+        app.state.slot = BundleSlot(loaded, loaded.path, serving_of, pin=pin or None,
+                                    on_outcome=app.state.metrics.count_reload)
+        remove_sighup = install_sighup(app.state.slot) if reload_on_sighup else None
         log.info("serving %s (%s)", loaded.path, loaded.bundle_version)
         # What is loaded by now (libraries, the model) lives as long as the server: move it out
         # of the cycle collector's sight, so that the collections a stream of JSON batches
@@ -273,8 +306,10 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
         gc.collect()
         gc.freeze()
         yield
-        if getattr(app.state, "live", None) is not None:
-            app.state.live.store.close()
+        if remove_sighup is not None:
+            remove_sighup()
+        if store is not None:
+            store.close()
 
     app = FastAPI(
         title="kemo-attention inference API",
@@ -289,7 +324,11 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
         redoc_url=None,
     )
     add_offline_docs(app)
+    app.state.metrics = ServeMetrics(lambda: getattr(getattr(app.state, "slot", None), "current", None))
     app.include_router(router)
+    from kemo_attention.serve.ops_routes import ops_router
+
+    app.include_router(ops_router)
     if store_path is not None:  # the /participants routes exist only with a store behind them
         from kemo_attention.serve.live_routes import live_router
 
@@ -297,7 +336,8 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestError, _request_error)
     app.add_middleware(BodySizeLimit, max_bytes=int(max_body_mb * 2**20))
-    app.add_middleware(RequestIds)  # outermost: 413s carry an id too, and nothing escapes it
+    app.add_middleware(RequestIds)  # 413s carry an id too, and nothing escapes it
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: counts the 500s RequestIds answers
     return app
 
 
@@ -323,6 +363,8 @@ def create_app_from_env() -> FastAPI:
     personal = os.environ.get(ENV_PERSONALIZE) or None
     if personal is not None and not personal.isdigit():
         raise KemoError(f"{ENV_PERSONALIZE} must be a whole number of answers; got {personal!r}")
-    return create_app(bundle_path, max_body_mb=max_body_mb, sha256=os.environ.get(ENV_SHA256) or None,
+    sha256 = os.environ.get(ENV_SHA256) or None
+    return create_app(bundle_path, max_body_mb=max_body_mb, sha256=sha256,
                       store_path=os.environ.get(ENV_STORE) or None, token=os.environ.get(ENV_TOKEN) or None,
-                      personal_labels=None if personal is None else int(personal))
+                      personal_labels=None if personal is None else int(personal), reload_on_sighup=True,
+                      reload_pin=sha256 if os.environ.get(ENV_SHA256_PINNED) == "1" else "")

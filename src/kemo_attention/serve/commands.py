@@ -58,6 +58,8 @@ def serve(
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
     The bundle is checked (SHA-256 against --sha256 and its manifest, library versions) before the server starts; a bundle that fails a check is refused with a message and a non-zero exit.
+
+    SIGHUP re-reads the bundle file without a restart (POST /admin/reload too, with a token): checked the same way; a file that fails keeps the old bundle serving. GET /metrics: Prometheus metrics; GET /health/live, /health/ready: probes.
     """
     import uvicorn
 
@@ -79,7 +81,7 @@ def serve(
     loaded = load_bundle(bundle, expected_sha256=sha256)  # refuse a bad bundle before binding the port
     if workers == 1:
         app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded, store_path=store, token=token,
-                         personal_labels=personal)
+                         personal_labels=personal, sha256=sha256, reload_on_sighup=True)
         typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
         _echo_store(store, token, personal)
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
@@ -87,13 +89,14 @@ def serve(
     import os
 
     from kemo_attention.bundle.runtime import ENV_SHA256
-    from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB, ENV_PERSONALIZE, ENV_STORE, ENV_TOKEN
+    from kemo_attention.serve.app import ENV_BUNDLE, ENV_MAX_BODY_MB, ENV_PERSONALIZE, ENV_SHA256_PINNED, ENV_STORE, ENV_TOKEN
 
     # uvicorn's worker processes import the app by name: the factory reads these.
     os.environ[ENV_BUNDLE] = str(loaded.path.resolve())
     os.environ[ENV_MAX_BODY_MB] = repr(float(max_body_mb))
     # each worker re-reads the file: it must still be the one the user vouched for
     os.environ[ENV_SHA256] = loaded.manifest["pkl_sha256"] if sha256 is None else sha256
+    os.environ[ENV_SHA256_PINNED] = "0" if sha256 is None else "1"  # a reload keeps the user's pin only
     os.environ[ENV_STORE] = str(store)
     if token:
         os.environ[ENV_TOKEN] = token

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from kemo_attention.serve.metrics import ServeMetrics, get_metrics
 from kemo_attention.serve.schemas import (
     AnswersBatch,
     AnswersStored,
@@ -75,7 +76,8 @@ def _token_route(base: type[APIRoute]) -> type[APIRoute]:
 
 
 def get_live(request: Request):
-    live = getattr(request.app.state, "live", None)
+    """The live service of the bundle served now, taken once: the request keeps it to its end."""
+    live = request.app.state.slot.current.live
     if live is None:
         raise RequestError(503, "this server runs without a live store: start it with `kemo-attention serve BUNDLE --store PATH`")
     return live
@@ -101,10 +103,13 @@ def live_router(route_class: type[APIRoute] = APIRoute) -> APIRouter:
 
 
 @_route("POST", "/participants/{pcode}/records", response_model=RecordsStored, summary="Store a batch of raw records")
-def post_records(body: RecordsBatch, pcode: str = PcodePath, live=Depends(get_live)) -> dict[str, Any]:
+def post_records(body: RecordsBatch, pcode: str = PcodePath, live=Depends(get_live),
+                 metrics: ServeMetrics = Depends(get_metrics)) -> dict[str, Any]:
     """The batch is cleaned by the release reader's code and stored whole or not at all; the
     200 comes after the commit. Rows equal to a stored row are counted as duplicates."""
-    return live.ingest(pcode, body.records)
+    answer = live.ingest(pcode, body.records)
+    metrics.count_ingest(answer)
+    return answer
 
 
 @_route("POST", "/participants/{pcode}/answers", response_model=AnswersStored, summary="Store answers to prompts")
@@ -126,10 +131,14 @@ def get_prediction(
     pcode: str = PcodePath,
     at: int | None = Query(None, description="Prompt time, epoch ms (default: the newest data time)."),
     live=Depends(get_live),
+    metrics: ServeMetrics = Depends(get_metrics),
 ) -> dict[str, Any]:
     """Features at ``at`` from the stored data (the training code, causal mode), then the
-    bundle's probability. Recorded in the participant's prediction history."""
-    return live.predict(pcode, at)
+    bundle's probability. Recorded in the participant's prediction history (with the SHA-256
+    of the bundle that made it)."""
+    answer = live.predict(pcode, at)
+    metrics.count_predictions("/participants/{pcode}/prediction")
+    return answer
 
 
 @_route("GET", "/participants", response_model=ParticipantList, summary="Participants of the store")

@@ -115,6 +115,34 @@ class HealthResponse(BaseModel):
     bundle_version: str
 
 
+class LivenessResponse(BaseModel):
+    status: Literal["alive"] = "alive"
+
+
+class ReadinessResponse(BaseModel):
+    status: Literal["ready"] = "ready"
+    model: str
+    bundle_version: str
+    sha256: str = Field(description="SHA-256 of the bundle file served now.")
+    store: Literal["ok", "none"] = Field(description="'none': the server runs without a live store.")
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: StrictStr | None = Field(None, description="The bundle file to serve from now on (default: the one served, re-read).")
+    sha256: StrictStr | None = Field(None, description="The SHA-256 the file must have; replaces the server's --sha256 pin.")
+
+
+class ReloadResponse(BaseModel):
+    loaded: bool = Field(description="True: the new bundle serves every request from now on; false: refused (see reason).")
+    path: str
+    sha256: str = Field(description="SHA-256 of the bundle serving after the attempt.")
+    previous_sha256: str
+    model: str
+    bundle_version: str
+    reason: str | None = None
+
+
 class RawAvailability(BaseModel):
     available: bool = Field(description="Whether POST /predict/raw serves this bundle.")
     reason: str | None = Field(None, description="Why not, when it does not.")
