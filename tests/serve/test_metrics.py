@@ -165,3 +165,29 @@ def test_not_ready_says_what_the_store_reports(served, monkeypatch):
 def test_probes_need_no_token(served):
     assert served.get("/health/live").status_code == 200
     assert served.get("/health/ready").status_code == 200
+
+
+def test_the_operations_curl_example_of_live_md_runs(bundle_path, tmp_path):
+    """docs/live.md's first Operations example, run by bash and curl against a real server
+    holding one stored row and one prediction, prints what the page says it prints."""
+    import re
+    import subprocess
+
+    import httpx
+    from serve_support import ServedByCli
+
+    text = (Path(__file__).parents[2] / "docs" / "live.md").read_text()
+    section = text.split("## Operations", 1)[1]
+    script = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    with ServedByCli(bundle_path, "--store", str(tmp_path / "s.sqlite"), "--token", "s3cret") as server:
+        auth = {"authorization": "Bearer s3cret"}
+        httpx.post(server.url + "/participants/P07/records", headers=auth, timeout=30,
+                   json={"records": {"HR": [{"timestamp": T0, "bpm": 71}]}}).raise_for_status()
+        httpx.get(server.url + "/participants/P07/prediction", headers=auth, timeout=30).raise_for_status()
+        run = subprocess.run(["bash", "-c", script.replace("localhost:8000", f"127.0.0.1:{server.port}")],
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    shown = [line[2:] for line in script.splitlines() if line.startswith("# ")]
+    assert shown[0].startswith('{"status":"ready"') and '"status":"ready"' in run.stdout
+    for line in shown[1:]:  # the metric lines, exactly
+        assert line in run.stdout.splitlines(), (line, run.stdout)
