@@ -21,6 +21,10 @@ Routes:
   mode, or unknown) are refused (409). Records and answers at or after the prompt are
   ignored and listed in ``warnings``, with the streams the model uses that had no data.
 
+* ``GET /health/live``, ``GET /health/ready`` (503 with the reasons when not ready),
+  ``GET /metrics`` (Prometheus), ``POST /admin/reload`` (a new bundle without a restart; so
+  does ``SIGHUP``): docs/live.md, Operations.
+
 Client mistakes are 4xx naming the field; anything else is 500 with ``request_id`` (and the
 ``X-Request-ID`` header), the traceback in the server log under that id.
 
