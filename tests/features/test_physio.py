@@ -133,3 +133,21 @@ def test_the_causality_test_catches_a_zero_phase_filter(monkeypatch):
     leaking = _leaks(band_streams(seed=0, minutes=60))
     assert "EDA#TNC#M05" in leaking and any(name.startswith("EDA#SR") for name in leaking)
     assert not any(name.startswith(("RRI#", "SKT#")) for name in leaking)  # only the filters changed
+
+
+# ------------------------------------------------------------------ extract
+def test_extract_reference_plus_physio(tmp_path):
+    from tiny_release import write_release
+
+    from kemo_attention.config import LabelSettings
+    from kemo_attention.features.extract import extract_release
+
+    root = write_release(tmp_path / "rel", participants=2, days=0.1, prompts_per_day=60, seed=5)
+    label = LabelSettings(min_responses=2)
+    ref = extract_release(root, tmp_path / "ref", label=label, use_cache=False)
+    both = extract_release(root, tmp_path / "both", label=label, use_cache=False,
+                           features=FeatureSettings(feature_set="reference+physio"))  # fmt: skip
+    assert list(both.X.columns) == [*ref.X.columns, *physio_feature_names()]
+    assert ref.X.equals(both.X[list(ref.X.columns)])  # the reference columns, bit for bit
+    assert both.meta["feature_set"] == "reference+physio" and "feature_set" not in ref.meta
+    assert both.raw_computable and both.meta["feature_layout_hash"] != ref.meta["feature_layout_hash"]
