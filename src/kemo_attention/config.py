@@ -19,6 +19,9 @@ from kemo_attention.errors import KemoError
 LABEL_NAMES: tuple[str, ...] = ("valence", "arousal", "attention", "stress", "disturbance", "change")
 THRESHOLD_KINDS: tuple[str, ...] = ("fixed", "participant_mean")
 FEATURE_MODES: tuple[str, ...] = ("causal", "reference")
+# "reference": the dataset authors' columns (3,356); "reference+physio" appends the physiology
+# family (features/physio.py: HRV, skin conductance, skin temperature) after them.
+FEATURE_SETS: tuple[str, ...] = ("reference", "reference+physio")
 _TZ_RE = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
 # The release's local time (Korea); every room that needs a default offset uses this one.
@@ -144,11 +147,27 @@ class FeatureSettings(_Settings):
         (the dataset authors' feature set, which lets later data into windows).
     coverage : add the data-coverage columns (share of each window covered by real samples).
     tz_offset : local time zone as a fixed offset, e.g. "+09:00" (Korea, the release's).
+    feature_set : "reference" (default) or "reference+physio" (adds the physiology family
+        after every other column).
     """
 
     mode: str = "causal"
     coverage: bool = False
     tz_offset: str = DEFAULT_TZ_OFFSET
+    feature_set: str = "reference"
+
+    @property
+    def physio(self) -> bool:
+        """True when the physiology family's columns are part of the layout."""
+        return self.feature_set == "reference+physio"
+
+    def to_dict(self) -> dict[str, Any]:
+        # The default feature set is left out, so the reference set's manifests, cache keys
+        # and bundles carry the same settings as before the field existed.
+        data = asdict(self)
+        if data["feature_set"] == "reference":
+            del data["feature_set"]
+        return data
 
     def __post_init__(self) -> None:
         if self.mode not in FEATURE_MODES:
@@ -156,3 +175,5 @@ class FeatureSettings(_Settings):
         if not isinstance(self.coverage, bool):
             raise SettingsError(f"feature coverage must be true or false; got {self.coverage!r}")
         parse_tz_offset(self.tz_offset)
+        if self.feature_set not in FEATURE_SETS:
+            raise SettingsError(f"feature set must be one of {', '.join(FEATURE_SETS)}; got {self.feature_set!r}")

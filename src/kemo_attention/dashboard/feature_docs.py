@@ -110,6 +110,24 @@ PARTICIPANT_FIELDS: tuple[tuple[str, str], ...] = (
     ("BFI_CON", "conscientiousness"), ("BFI_NEU", "neuroticism"), ("BFI_EXT", "extraversion"),
     ("BFI_AGR", "agreeableness"), ("PSS", "PSS"), ("PHQ", "PHQ"), ("GHQ", "GHQ"),
 )  # fmt: skip
+# The physiology family (``--features reference+physio``): (stream, code, definition).
+PHYSIO_STATS: tuple[tuple[str, str, str], ...] = (
+    ("RRI", "MNN", "mean of the window's NN intervals (RR intervals left by the artefact rules)"),
+    ("RRI", "SDN", "SDNN: their sample standard deviation (n − 1)"),
+    ("RRI", "RMS", "RMSSD: √(mean of the squared differences of successive NN intervals)"),
+    ("RRI", "PNN", "pNN50: share (%) of those differences above 50 ms (of the differences, not of the intervals)"),
+    ("RRI", "SD1", "Poincaré SD1: standard deviation (n − 1) of the successive differences / √2"),
+    ("RRI", "SD2", "Poincaré SD2: standard deviation (n − 1) of the sums of successive pairs / √2"),
+    ("RRI", "LFP", "power of the NN series in 0.04-0.15 Hz (Welch, below); only when the window's NN intervals span ≥ 80 % of it"),
+    ("RRI", "HFP", "power in 0.15-0.4 Hz, same method and condition"),
+    ("RRI", "LHR", "LF / HF"),
+    ("EDA", "TNC", "mean of the tonic level (causal 0.05 Hz low-pass of the conductance 1000 / resistance)"),
+    ("EDA", "TNS", "least-squares slope of the tonic level over the window"),
+    ("EDA", "SRN", "number of responses (phasic rise ≥ 0.05 µS from onset to peak) confirmed in the window"),
+    ("EDA", "SRA", "their mean amplitude, peak − onset of the phasic signal"),
+    ("EDA", "SRT", "their mean rise time, onset to peak"),
+    ("SKT", "SLP", "least-squares slope of the raw samples (at least 3)"),
+)
 WINDOW_SECONDS = {"S30": 30, "M01": 60, "M05": 300, "M10": 600, "M30": 1_800, "H01": 3_600, "H03": 10_800,
                   "H06": 21_600, "H12": 43_200, "H24": 86_400}  # fmt: skip
 
@@ -176,6 +194,16 @@ def _windows_table() -> str:
     return "\n".join(lines)
 
 
+def _physio_table() -> str:
+    from kemo_attention.features.physio import PHYSIO_WINDOWS
+
+    lines = [_row("feature", "in plain words", "definition", "windows"), "|---|---|---|---|"]
+    for stream, code, definition in PHYSIO_STATS:
+        windows = ", ".join(f"`{w}`" for w in PHYSIO_WINDOWS[stream])
+        lines.append(_row(f"`{stream}#{code}#W`", STAT_LABELS[code], definition, windows))
+    return "\n".join(lines)
+
+
 def _families() -> Counter:
     from kemo_attention.features.layout import feature_columns
 
@@ -226,6 +254,7 @@ SECTIONS = {
     "statistics": _stats_table,
     "windows": _windows_table,
     "participant": _participant_table,
+    "physiology": _physio_table,
 }
 _BLOCK = re.compile(r"(<!-- generated: (?P<name>\w+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
 

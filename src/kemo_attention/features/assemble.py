@@ -16,6 +16,7 @@ from kemo_attention.features import window
 from kemo_attention.features.context import participant_info, time_of_prompt
 from kemo_attention.features.labels import label_history, sample_times
 from kemo_attention.features.layout import blocks_to_frame, column_layout
+from kemo_attention.features.physio import physio_features
 from kemo_attention.features.streams import STREAM_SPECS, Stream, build_streams
 
 
@@ -28,7 +29,7 @@ def feature_blocks(
     settings: FeatureSettings = FeatureSettings(),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The numeric (float32) and bool blocks of one participant's rows, in layout order."""
-    layout = column_layout(settings.coverage)
+    layout = column_layout(settings.coverage, settings.physio)
     prompt = np.asarray(prompt_times_ms, dtype=np.int64).reshape(-1)
     # the features' time (prompt minus 1 ms); not Dataset.day_seconds, the files' "t"
     sample_ms = sample_times(prompt)
@@ -47,6 +48,8 @@ def feature_blocks(
         for name in names:
             values[name] = got[name]
     values.update(label_history(sample_ms, past_labels))
+    if settings.physio:
+        values.update(physio_features(streams, sample_ms))
 
     numeric = np.zeros((n, len(layout.numeric)), dtype=np.float64)
     for j, name in enumerate(layout.numeric):
@@ -78,4 +81,4 @@ def features_for_prompts(
     numeric, flags = feature_blocks(
         streams, prompt_times_ms, userinfo=userinfo, past_labels=past_labels, settings=settings
     )
-    return blocks_to_frame(numeric, flags, settings.coverage)
+    return blocks_to_frame(numeric, flags, settings.coverage, settings.physio)

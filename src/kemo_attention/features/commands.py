@@ -33,6 +33,7 @@ def extract(
     include_voluntary: Annotated[bool, switch("--include-voluntary/--no-include-voluntary", "Also use voluntary responses (anchored at their response time); the reference uses scheduled ones only.")] = False,
     mode: Annotated[str, typer.Option("--mode", help="causal (no value uses data after the prompt; what serving can reproduce) | reference (the dataset authors' features, whose grid leaks later data).")] = "causal",
     coverage: Annotated[bool, switch("--coverage/--no-coverage", "Add data-coverage columns (share of each window covered by real samples).")] = False,
+    features: Annotated[str, typer.Option("--features", help="reference (the dataset authors' 3,356 columns) | reference+physio (adds heart-rate variability, skin-conductance level and responses, skin-temperature slope after them; docs/features.md).")] = "reference",
     tz_offset: TzOffsetOption = DEFAULT_TZ_OFFSET,
     backend: BackendOption = DEFAULT_BACKEND,
     workers: WorkersOption = None,
@@ -72,7 +73,7 @@ def extract(
         )
         for name in names
     ]
-    feature_settings = FeatureSettings(mode=mode, coverage=coverage, tz_offset=tz_offset)
+    feature_settings = FeatureSettings(mode=mode, coverage=coverage, tz_offset=tz_offset, feature_set=features)
     executor = make_executor(backend, workers, ray_address, quiet=quiet)
     datasets = extract_release_labels(
         release,

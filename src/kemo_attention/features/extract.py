@@ -134,7 +134,7 @@ def extract_release_labels(
     del esm
     t_labels = time.perf_counter()
 
-    col_layout = column_layout(features.coverage)
+    col_layout = column_layout(features.coverage, features.physio)
     cache = ParticipantCache(Path(cache_dir) if cache_dir else out / ".cache") if use_cache else None
     tasks = _participant_tasks(layout, plans, features, cache, col_layout)
     blocks, ran = _collect_rows(tasks, plans, executor, cache, col_layout, features.mode)
@@ -340,7 +340,7 @@ def _assemble(numeric: np.ndarray, flags: np.ndarray, plan: _LabelPlan, features
     """One label's rows (already stacked in ``numeric`` and ``flags``) as one Dataset, with
     the metadata a bundle needs later. The frame is the one copy of the blocks."""
     parts = [plan.label_set.participants[pcode] for pcode in plan.pcodes]
-    X = blocks_to_frame(numeric, flags, features.coverage)
+    X = blocks_to_frame(numeric, flags, features.coverage, features.physio)
     y = np.concatenate([part.y for part in parts])
     group = np.concatenate([np.full(len(part), part.pcode, dtype=object) for part in parts]).astype(str)
     prompt_ms = np.concatenate([part.prompt_ms for part in parts])
@@ -350,6 +350,7 @@ def _assemble(numeric: np.ndarray, flags: np.ndarray, plan: _LabelPlan, features
         "label": asdict(plan.settings),
         "tz_offset": features.tz_offset,
         "coverage": features.coverage,
+        **({"feature_set": features.feature_set} if features.physio else {}),
         # the columns are this layout, computable from raw records (bundles read this)
         "feature_layout_hash": col_layout.hash,
         "prompt_time_ms": [int(v) for v in prompt_ms],

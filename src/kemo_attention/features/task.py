@@ -42,7 +42,7 @@ def run_participant(task: ParticipantTask) -> ParticipantResult:
     from kemo_attention.release.read import iter_participant_tables
 
     settings = FeatureSettings.from_dict(task.features)
-    layout = column_layout(settings.coverage)
+    layout = column_layout(settings.coverage, settings.physio)
     # One raw table at a time: each becomes its streams and is dropped before the next is
     # read, so the peak memory holds the largest table, not all 27 of them.
     started = time.perf_counter()
