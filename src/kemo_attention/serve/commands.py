@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kemo_attention.options import DEFAULT_HOST, BundleSha256Option, HostOption, PortOption
+from kemo_attention.options import DEFAULT_HOST, BundleSha256Option, HostOption, PortOption, switch
 
 
 def serve(
@@ -44,9 +44,9 @@ def serve(
     ] = True,
     personalize: Annotated[
         bool,
-        typer.Option("--personalize",
-                     help="Recalibrate each participant's live predictions with an offset fitted on their first "
-                          "--personal-labels answers (docs/live.md, Personalization)."),
+        switch("--personalize/--no-personalize",
+               "Recalibrate each participant's live predictions with an offset fitted on their first "
+               "--personal-labels answers (docs/live.md, Personalization)."),
     ] = False,
     personal_labels: Annotated[
         int,
