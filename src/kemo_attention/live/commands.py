@@ -50,3 +50,95 @@ def replay(
         token=token or os.environ.get(ENV_TOKEN) or None, out=out, compare=compare, bundle=bundle,
         retries=retries, console=console, progress=not quiet,
     )
+
+
+# --------------------------------------------------------------------------- tokens
+tokens_app = typer.Typer(
+    help="Participant credentials of a live store: issue one per participant (or device), list them, revoke them. "
+         "A participant token may send its participant's records, answers and profile and read its prediction, "
+         "nothing else (docs/api.md, Access).",
+    no_args_is_help=True,
+)
+StoreOption = typer.Option(..., "--store", help="The live store's SQLite file (`serve --store`).")
+
+
+def _open(store: Path, *, create: bool = False):
+    from kemo_attention.errors import KemoError
+    from kemo_attention.live.store import open_store
+
+    if not create and not store.is_file():
+        raise KemoError(f"--store {store}: no such file (the store `kemo-attention serve --store` writes)")
+    return open_store(store)
+
+
+def _when(seconds: float | None) -> str:
+    from datetime import datetime, timezone
+
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    pcode: str = typer.Argument(..., metavar="PCODE", help="The participant (P07; P7 and P007 mean P07)."),
+    store: Path = StoreOption,
+) -> None:
+    """Print a new token for PCODE, once: the store keeps only its SHA-256. Give it to that participant's device."""
+    from kemo_attention.live.tokens import issue_token
+
+    live = _open(store, create=True)
+    try:
+        record, token = issue_token(live, pcode)
+        others = [r for r in live.tokens() if r.pcode == record.pcode and r.revoked is None and r.token_id != record.token_id]
+    finally:
+        live.close()
+    typer.echo(token)  # stdout holds the token alone: TOKEN=$(kemo-attention tokens issue P07 --store S)
+    also = f"; {record.pcode} has {len(others)} other valid token(s) (`tokens list`)" if others else ""
+    typer.echo(f"token {record.token_id} for {record.pcode}: shown once, the store keeps only its hash{also}", err=True)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    store: Path = StoreOption,
+    as_json: bool = typer.Option(False, "--json", help="One JSON document instead of the table."),
+) -> None:
+    """Every token issued: participant, id, first characters, created and revoked times (UTC)."""
+    import json
+
+    live = _open(store)
+    try:
+        records = live.tokens()
+    finally:
+        live.close()
+    if as_json:
+        typer.echo(json.dumps({"tokens": [r.as_dict() for r in records]}, indent=1))
+        return
+    if not records:
+        typer.echo(f"no tokens in {store} (`kemo-attention tokens issue PCODE --store {store}`)", err=True)
+        return
+    typer.echo(f"{'participant':<12} {'id':<9} {'prefix':<10} {'created':<21} revoked")
+    for r in records:
+        typer.echo(f"{r.pcode:<12} {r.token_id:<9} {r.prefix + '...':<10} {_when(r.created):<21} {_when(r.revoked)}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: str = typer.Argument(..., metavar="ID", help="The token's id, as `tokens list` shows it."),
+    store: Path = StoreOption,
+) -> None:
+    """Revoke a token: from the next request on, the server answers it 401 (every worker: the check reads the store)."""
+    from kemo_attention.errors import KemoError
+
+    live = _open(store)
+    try:
+        before = {r.token_id: r for r in live.tokens()}.get(token_id)
+        record = live.revoke_token(token_id)
+    finally:
+        live.close()
+    if record is None:
+        raise KemoError(f"no token with id {token_id!r} in {store} (`kemo-attention tokens list --store {store}`)")
+    if before is not None and before.revoked is not None:
+        typer.echo(f"token {token_id} ({record.pcode}) was already revoked at {_when(record.revoked)}", err=True)
+        return
+    typer.echo(f"revoked token {token_id} ({record.pcode})", err=True)

@@ -51,7 +51,7 @@ def check_pcode(pcode: str) -> str:
     """The participant code in the release's form (P5, P05 and P0005 are one person: P05)."""
     canonical = canonical_pcode(pcode)
     if canonical is None:
-        raise RequestError(422, f"participant code {pcode!r}: expected {PCODE_FORM}")
+        raise RequestError(422, f"pcode {pcode!r}: expected a participant code, {PCODE_FORM}")
     return canonical
 
 

@@ -47,7 +47,7 @@ def participant_code(
     """The path's participant code in the release's form: one person is one participant."""
     canonical = canonical_pcode(pcode)
     if canonical is None:
-        raise RequestError(422, f"participant code {pcode!r}: expected {PCODE_FORM}")
+        raise RequestError(422, f"pcode {pcode!r}: expected a participant code, {PCODE_FORM}")
     return canonical
 
 
