@@ -133,3 +133,90 @@ def test_401_says_why(walk):
     assert "unknown token" in client.get("/model", headers={"Authorization": "Bearer nope"}).json()["detail"]
     assert "needs a credential" in client.get("/model").json()["detail"]
     assert "needs a credential" in client.get("/model", headers={"Authorization": f"Basic {ADMIN}"}).json()["detail"]
+
+
+def test_p5_p05_and_p0005_are_one_participant(walk):
+    _, client, _ = walk
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    for i, spelling in enumerate(("P5", "P05", "P0005")):
+        r = client.post(f"/participants/{spelling}/records", json={"records": {"HR": HR[i * 5:i * 5 + 5]}}, headers=admin)
+        assert r.status_code == 200 and r.json()["pcode"] == "P05", r.text
+    r = client.post("/participants/P005/answers", headers=admin,
+                    json={"answers": [{"pcode": "P5", "responseTime": T0 + 5_000, "attention": 1}]})
+    assert r.status_code == 200, r.text
+    r = client.put("/participants/p5/profile", json={"profile": {"pcode": "P0005", "age": 30}}, headers=admin)
+    assert r.status_code == 200 and r.json()["pcode"] == "P05", r.text
+    assert "P05" in client.get("/participants", headers=admin).json()["participants"]
+    assert not {"P5", "P0005", "P005"} & set(client.get("/participants", headers=admin).json()["participants"])
+    summary = client.get("/participants/P5", headers=admin).json()
+    assert summary["pcode"] == "P05" and summary["types"]["HR"]["rows"] == 15 and summary["answers"] == 1
+    for bad in ("5", "Q05", "P5a", "P1234567"):
+        r = client.post(f"/participants/{bad}/records", json={"records": {"HR": HR[:1]}}, headers=admin)
+        assert r.status_code == 422 and "P05" in r.json()["detail"], (bad, r.text)
+
+
+def test_a_token_revoked_while_the_server_runs_is_refused_at_the_next_request(bundle_path, tmp_path, capsys):
+    from kemo_attention.cli import run
+    from kemo_attention.serve.app import create_app
+
+    store = tmp_path / "live.sqlite"
+    assert run(["tokens", "issue", "P03", "--store", str(store)]) == 0
+    token = capsys.readouterr().out.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(bundle_path, store_path=store, token=ADMIN)) as client:
+        assert client.post("/participants/P03/records", json={"records": {"HR": HR}}, headers=headers).status_code == 200
+        assert run(["tokens", "list", "--store", str(store), "--json"]) == 0
+        token_id = __import__("json").loads(capsys.readouterr().out)["tokens"][0]["id"]
+        assert run(["tokens", "revoke", token_id, "--store", str(store)]) == 0
+        r = client.post("/participants/P03/records", json={"records": {"HR": HR}}, headers=headers)
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def test_participant_tokens_alone_close_the_server_and_no_credential_at_all_leaves_it_open(bundle_path, tmp_path):
+    """Credentials are required once one exists: an admin token, or any token in the store."""
+    from kemo_attention.live.store import open_store
+    from kemo_attention.live.tokens import issue_token
+    from kemo_attention.serve.app import create_app
+
+    store_path = tmp_path / "live.sqlite"
+    with TestClient(create_app(bundle_path, store_path=store_path)) as client:  # nothing configured: as before
+        assert client.get("/participants").status_code == 200
+        assert client.get("/model").status_code == 200
+        store = open_store(store_path)
+        _, token = issue_token(store, "P01")  # issued while it runs: closed from the next request on
+        store.close()
+        assert client.get("/participants").status_code == 401
+        assert client.get("/model", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+        r = client.post("/participants/P01/records", json={"records": {"HR": HR}}, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        assert client.get("/health").status_code == 200
+
+
+def test_the_credential_is_checked_before_the_body_size(bundle_path, tmp_path):
+    from kemo_attention.serve.app import create_app
+
+    app = create_app(bundle_path, store_path=tmp_path / "live.sqlite", token=ADMIN, max_body_mb=0.01)
+    big = b"[" + b"0," * 20_000 + b"0]"
+    with TestClient(app) as client:
+        assert client.post("/participants/P01/records", content=big).status_code == 401
+        r = client.post("/participants/P01/records", content=big, headers={"Authorization": f"Bearer {ADMIN}"})
+        assert r.status_code == 413
+
+
+def test_the_store_keeps_a_hash_and_never_the_token(tmp_path, capsys):
+    import hashlib
+
+    from kemo_attention.cli import run
+
+    store = tmp_path / "live.sqlite"
+    assert run(["tokens", "issue", "P9", "--store", str(store)]) == 0
+    out = capsys.readouterr()
+    token = out.out.strip()
+    assert len(out.out.strip().splitlines()) == 1 and len(token) >= 43  # 32 random bytes, URL-safe base64
+    assert "P09" in out.err and "shown once" in out.err
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())  # the file and its WAL
+    assert token.encode() not in raw
+    assert hashlib.sha256(token.encode()).hexdigest().encode() in raw
+    assert run(["tokens", "list", "--store", str(store)]) == 0
+    table = capsys.readouterr().out
+    assert "P09" in table and token[:6] in table and token[6:20] not in table
