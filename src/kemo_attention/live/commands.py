@@ -17,7 +17,8 @@ def replay(
     participants: Optional[str] = typer.Option(None, "--participants", help="Comma list such as P01,P02 (default: every participant)."),
     batch_seconds: float = typer.Option(60.0, "--batch-seconds", help="Data time per records batch, in seconds."),
     speed: float = typer.Option(0.0, "--speed", help="0 = as fast as the server takes it; N = N times real time."),
-    token: Optional[str] = typer.Option(None, "--token", help=f"The server's API token (default: ${ENV_TOKEN})."),
+    token: Optional[str] = typer.Option(None, "--token", help=f"The server's admin token (default: ${ENV_TOKEN}; on the command line it shows in `ps`)."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="Read the admin token from this file (its first line)."),
     out: Path = typer.Option(Path("replay.csv"), "--out", help="One row per scheduled prompt: pcode, prompt time, probability, label, answer."),
     compare: Optional[Path] = typer.Option(None, "--compare", help="Feature file of `kemo-attention extract` (attention.pkl) to compare with offline predictions."),
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="The bundle the server serves (with --compare)."),
@@ -32,6 +33,7 @@ def replay(
 
     from kemo_attention.errors import KemoError
     from kemo_attention.live.replay import run_replay
+    from kemo_attention.live.tokens import admin_token
 
     if batch_seconds <= 0:
         raise KemoError(f"--batch-seconds must be positive; got {batch_seconds:g}")
@@ -47,7 +49,7 @@ def replay(
     console = Console(stderr=True)
     run_replay(
         release, url=url, participants=participants, batch_ms=int(round(batch_seconds * 1000)), speed=speed,
-        token=token or os.environ.get(ENV_TOKEN) or None, out=out, compare=compare, bundle=bundle,
+        token=admin_token(token or os.environ.get(ENV_TOKEN) or None, token_file), out=out, compare=compare, bundle=bundle,
         retries=retries, console=console, progress=not quiet,
     )
 

@@ -18,6 +18,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 TOKEN_BYTES = 32  # random bytes of a token (43 URL-safe characters)
 TOKEN_ID_BYTES = 4  # the public id that `tokens list` shows and `tokens revoke` takes (8 hex digits)
@@ -74,3 +75,22 @@ def issue_token(store, pcode: str) -> tuple[TokenRecord, str]:
     record = TokenRecord(token_id, canonical, token[:PREFIX_CHARS], time.time(), None)
     store.add_token(record, token_digest(token))
     return record, token
+
+
+def admin_token(token: str | None, token_file: Path | None) -> str | None:
+    """The admin token from --token / KEMO_API_TOKEN or --token-file (one of them), stripped."""
+    from kemo_attention.errors import KemoError
+
+    if token_file is not None:
+        if token:
+            raise KemoError("give the admin token one way: --token-file, or --token / KEMO_API_TOKEN, not both")
+        try:
+            lines = token_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KemoError(f"--token-file {token_file}: cannot read it ({exc.__class__.__name__}: {exc})") from None
+        token = lines[0] if lines else ""
+        if not token.strip():
+            raise KemoError(f"--token-file {token_file}: the first line is empty; expected the token")
+    if token is not None and not token.strip():
+        raise KemoError("--token / KEMO_API_TOKEN is empty: give a token, or leave it unset")
+    return token.strip() if token else None

@@ -77,12 +77,13 @@ def serve(
 
     from kemo_attention.bundle.runtime import load_bundle
     from kemo_attention.errors import KemoError
+    from kemo_attention.live.tokens import admin_token
     from kemo_attention.serve.app import create_app
 
     if not math.isfinite(max_body_mb) or max_body_mb <= 0:
         raise KemoError(f"--max-body-mb must be a positive number of MB; got {max_body_mb}")
     _check_host(host)
-    token = admin_token(token, token_file)
+    token = admin_token(token, token_file)  # --token-file: the token stays out of `ps`
     tls = tls_files(ssl_certfile, ssl_keyfile)
     if not token and not _is_loopback(host):
         raise KemoError(f"--host {host} exposes the participants' data to the network: set --token-file (or KEMO_API_TOKEN, "
@@ -128,25 +129,6 @@ def serve(
     del loaded  # each worker loads (and re-checks) its own copy
     uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,
                 host=host, port=port, log_level="info", access_log=access_log, **tls_args)
-
-
-def admin_token(token: str | None, token_file: Path | None) -> str | None:
-    """The admin token from --token / KEMO_API_TOKEN or --token-file (one of them), stripped."""
-    from kemo_attention.errors import KemoError
-
-    if token_file is not None:
-        if token:
-            raise KemoError("give the admin token one way: --token-file, or --token / KEMO_API_TOKEN, not both")
-        try:
-            lines = token_file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise KemoError(f"--token-file {token_file}: cannot read it ({exc.__class__.__name__}: {exc})") from None
-        token = lines[0] if lines else ""
-        if not token.strip():
-            raise KemoError(f"--token-file {token_file}: the first line is empty; expected the token")
-    if token is not None and not token.strip():
-        raise KemoError("--token / KEMO_API_TOKEN is empty: give a token, or leave it unset")
-    return token.strip() if token else None
 
 
 def tls_files(certfile: Path | None, keyfile: Path | None) -> tuple[Path, Path] | None:
