@@ -123,3 +123,31 @@ def test_credential_and_tls_mistakes_are_one_line(bundle_path, tmp_path, fake_uv
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
     assert not fake_uvicorn
+
+
+def test_the_curl_examples_of_the_access_section_run_as_documented(bundle_path, tmp_path):
+    """docs/api.md, Access: each curl line against a real loopback server; a `# ...` line
+    after it is the start of the answer it must print."""
+    import re
+
+    from serve_support import LiveServer
+
+    from kemo_attention.serve.app import create_app
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    text = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    section = text.split("## Access", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1).splitlines()
+    (tmp_path / "admin-token").write_text(ADMIN + "\n")
+    with LiveServer(create_app(bundle_path, store_path=tmp_path / "s.sqlite", token=ADMIN)) as live:
+        for i, line in enumerate(block):
+            if not line.startswith("curl"):
+                continue
+            command = line.replace("http://127.0.0.1:8000", live.url)
+            out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=30).stdout
+            following = block[i + 1] if i + 1 < len(block) else ""
+            if following.startswith("# "):
+                assert out.startswith(following[2:].split("...")[0].rstrip()), (line, out)
+            else:
+                assert out.startswith('{"model":'), (line, out)  # the admin token opens /model
