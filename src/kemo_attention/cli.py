@@ -36,7 +36,8 @@ app = typer.Typer(
         "Predict attention (focused / not focused) from smartphone and wristband sensing "
         "(K-EmoPhone). Stages: check a release, extract features, evaluate models, run a study across "
         "self-reports, export a "
-        "bundle, serve it, look at it in a dashboard. `kemo-attention demo` runs them all on "
+        "bundle, serve it (`tokens`: a credential per participant), look at it in a dashboard. "
+        "`kemo-attention demo` runs them all on "
         "built-in demo data."
     ),
     no_args_is_help=True,
@@ -82,6 +83,7 @@ def _register() -> None:
     app.command("serve")(serve_cmd.serve)
     app.command("dashboard")(dashboard_cmd.dashboard)
     app.command("replay")(live_cmd.replay)
+    app.add_typer(live_cmd.tokens_app, name="tokens")
 
 
 _register()

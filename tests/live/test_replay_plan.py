@@ -138,7 +138,8 @@ def test_a_batch_failing_with_5xx_is_sent_again_until_it_is_stored():
         assert calls["auth"] == ["Bearer secret"] * 3
 
 
-@pytest.mark.parametrize(("status", "needle"), [(422, "refused it (422): records.HR: row 3, column 'bpm'"), (401, "--token")])
+@pytest.mark.parametrize(("status", "needle"), [(422, "refused it (422): records.HR: row 3, column 'bpm'"), (401, "--token"),
+                                               (403, "admin token")])
 def test_4xx_stops_at_once_with_the_servers_detail(status, needle):
     app, calls = _stub(fail_first=99, status=status, detail="records.HR: row 3, column 'bpm': expected a number")
     with LiveServer(app, health=False) as server, rp.LiveClient(server.url, sleep=lambda s: None) as client:

@@ -60,12 +60,15 @@ class ServedByCli:
     reads fills up (64 KiB) and then blocks the server in the middle of a request.
     ``start()`` again after ``kill9()`` restarts it on the same port."""
 
-    def __init__(self, bundle_path, *args: str, env: dict | None = None, start_timeout: float = 90):
+    def __init__(self, bundle_path, *args: str, env: dict | None = None, start_timeout: float = 90,
+                 scheme: str = "http", verify=True):
+        """``scheme``/``verify``: "https" and the TLS context that trusts the server's certificate."""
         import os
         import sys
 
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.verify = verify
         cli = str(Path(sys.executable).with_name("kemo-attention"))
         self.cmd = [cli, "serve", str(bundle_path), "--port", str(self.port), *args]
         base = {k: v for k, v in os.environ.items() if k != "KEMO_API_TOKEN"}  # only what the test gives
@@ -81,7 +84,7 @@ class ServedByCli:
         while True:
             assert self.proc.poll() is None, self.read_log()
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=1, verify=self.verify).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

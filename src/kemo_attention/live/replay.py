@@ -236,6 +236,9 @@ class LiveClient:
                 detail = _detail(response)
                 if status == 401:
                     raise ReplayError(f"{what}: the server refused the token (401: {detail}); pass the server's token with --token or KEMO_API_TOKEN", 401)
+                if status == 403:  # a participant token: replay also reads what only the admin token may
+                    raise ReplayError(f"{what}: the token does not cover this route (403: {detail}); replay with the server's "
+                                      "admin token (--token or KEMO_API_TOKEN)", 403)
                 if status not in RETRY_STATUS:
                     if refusable and 400 <= status < 500:
                         return {"refused": status, "detail": detail}

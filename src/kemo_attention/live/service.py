@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +34,12 @@ from kemo_attention.features.streams import STREAM_SPECS, STREAMS_OF_TYPE, build
 from kemo_attention.features.window import WINDOWS
 from kemo_attention.live.history import StreamState, carry_rows, fold_state, with_state
 from kemo_attention.live.store import HOUR_MS, LiveStore
+from kemo_attention.live.tokens import PCODE_FORM, canonical_pcode
 from kemo_attention.models.personalize import DEFAULT_PRIOR_SD, apply_offset, fit_offset
 from kemo_attention.release.read import empty_frame
 from kemo_attention.release.schema import DATA_TYPES, ESM_COLUMNS, TIMESTAMP, epoch_ms_problem
 from kemo_attention.serve.service import PredictionService, RequestError
 
-PCODE = re.compile(r"^P\d{1,6}$")
 MARGIN_MS = HOUR_MS  # raw data kept beyond the longest window: late batches and past `at` up to ~1 h
 FUTURE_MS = 86_400_000  # a timestamp more than a day ahead of the server's clock is refused
 _STREAM_TYPE = {s: t for t, names in STREAMS_OF_TYPE.items() for s in names}
@@ -49,9 +48,11 @@ _NEVER = -(1 << 62)
 
 
 def check_pcode(pcode: str) -> str:
-    if not PCODE.match(pcode or ""):
-        raise RequestError(422, f"participant code {pcode!r}: expected P followed by digits, e.g. P07")
-    return pcode
+    """The participant code in the release's form (P5, P05 and P0005 are one person: P05)."""
+    canonical = canonical_pcode(pcode)
+    if canonical is None:
+        raise RequestError(422, f"pcode {pcode!r}: expected a participant code, {PCODE_FORM}")
+    return canonical
 
 
 def needs_of(used_features: list[str]) -> tuple[list[str], int]:
@@ -101,7 +102,7 @@ class LiveService:
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, pcode: str, records: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-        check_pcode(pcode)
+        pcode = check_pcode(pcode)
         tables, absent = self.predictor.tables(records, given_only=True)
         given = {name: frame for name, frame in tables.items() if name not in absent}
         now = int(time.time() * 1000)
@@ -173,7 +174,7 @@ class LiveService:
 
     # ------------------------------------------------------------------ answers and profile
     def add_answers(self, pcode: str, answers: list[dict[str, Any]]) -> dict[str, Any]:
-        check_pcode(pcode)
+        pcode = check_pcode(pcode)
         rows = [_answer_row(i, a, pcode) for i, a in enumerate(answers)]
         with self.store.write(pcode) as tx:
             tx.ensure()
@@ -186,7 +187,7 @@ class LiveService:
         return out
 
     def set_profile(self, pcode: str, profile: dict[str, Any]) -> dict[str, Any]:
-        check_pcode(pcode)
+        pcode = check_pcode(pcode)
         with self.store.write(pcode) as tx:
             tx.ensure()
             tx.set_profile(profile)
@@ -194,7 +195,7 @@ class LiveService:
 
     # ------------------------------------------------------------------ predict
     def predict(self, pcode: str, at: int | None = None) -> dict[str, Any]:
-        check_pcode(pcode)
+        pcode = check_pcode(pcode)
         proba, at, seen, warnings = self.population(pcode, at)
         detail: dict[str, Any] = {"streams": seen, "warnings": warnings}
         if self.personal_labels is not None:
@@ -278,7 +279,7 @@ class LiveService:
         """The feature row at prompt time ``at`` from the stored data, as a one-row float64
         matrix in the feature layout's column order (the streams this service computes; the
         others are empty), ``at``, what each stream saw, warnings."""
-        check_pcode(pcode)
+        pcode = check_pcode(pcode)
         with self.store.read(pcode) as tx:
             meta = tx.meta()
             if meta is None:
@@ -399,7 +400,7 @@ def _answer_row(i: int, answer: Any, pcode: str) -> tuple[int, int | None, str]:
             raise RequestError(422, f"answers[{i}], column {key!r}: not an EsmResponse column; expected "
                                     f"{', '.join(c.name for c in ESM_COLUMNS)}")
         if col.name == "pcode":
-            if value is not None and value != pcode:
+            if value is not None and (not isinstance(value, str) or canonical_pcode(value) != pcode):
                 raise RequestError(422, f"answers[{i}], column 'pcode': {value!r} differs from the participant in the path ({pcode})")
             continue
         if value is None:

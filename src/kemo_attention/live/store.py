@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from kemo_attention.errors import KemoError
+from kemo_attention.live.tokens import TokenRecord
 from kemo_attention.release.schema import TIMESTAMP
 
 HOUR_MS = 3_600_000
@@ -91,6 +92,14 @@ CREATE TABLE IF NOT EXISTS predictions (
     served_at REAL NOT NULL,
     detail TEXT NOT NULL,           -- streams seen and warnings (JSON)
     PRIMARY KEY (pcode, at, model_sha256)
+);
+CREATE TABLE IF NOT EXISTS tokens (  -- participant credentials (live/tokens.py): never the token itself
+    id TEXT PRIMARY KEY,            -- public id (`kemo-attention tokens list / revoke`)
+    pcode TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,    -- hex SHA-256 of the token
+    prefix TEXT NOT NULL,           -- the token's first characters, to recognise it
+    created REAL NOT NULL,
+    revoked REAL                    -- NULL while valid
 );
 """
 
@@ -439,6 +448,23 @@ class LiveStore:
 
     def size_bytes(self) -> int:
         """What the store takes on disk (the ``kemo_store_size_bytes`` metric)."""
+
+    # participant credentials (live/tokens.py): the store keeps hashes only
+    def add_token(self, record: TokenRecord, digest: str) -> None:
+        raise NotImplementedError
+
+    def tokens(self) -> list[TokenRecord]:
+        raise NotImplementedError
+
+    def token_by_digest(self, digest: str) -> TokenRecord | None:
+        raise NotImplementedError
+
+    def revoke_token(self, token_id: str) -> TokenRecord | None:
+        """Mark a token revoked (kept listed); None when no token has that id."""
+        raise NotImplementedError
+
+    def has_tokens(self) -> bool:
+        """Whether any participant token was ever issued (revoked ones included)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -593,6 +619,30 @@ class SqliteStore(LiveStore):
             except FileNotFoundError:
                 pass
         return total
+
+    # ------------------------------------------------------------------ tokens
+    _TOKEN_COLUMNS = "id, pcode, prefix, created, revoked"
+
+    def add_token(self, record: TokenRecord, digest: str) -> None:
+        self._con().execute("INSERT INTO tokens (id, pcode, sha256, prefix, created, revoked) VALUES (?, ?, ?, ?, ?, ?)",
+                            (record.token_id, record.pcode, digest, record.prefix, record.created, record.revoked))
+
+    def tokens(self) -> list[TokenRecord]:
+        rows = self._con().execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens ORDER BY created, id").fetchall()
+        return sorted((TokenRecord(*row) for row in rows), key=lambda r: (_pcode_key(r.pcode), r.created))
+
+    def token_by_digest(self, digest: str) -> TokenRecord | None:
+        row = self._con().execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE sha256 = ?", (digest,)).fetchone()
+        return None if row is None else TokenRecord(*row)
+
+    def revoke_token(self, token_id: str) -> TokenRecord | None:
+        con = self._con()
+        con.execute("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL", (time.time(), token_id))
+        row = con.execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        return None if row is None else TokenRecord(*row)
+
+    def has_tokens(self) -> bool:
+        return self._con().execute("SELECT EXISTS (SELECT 1 FROM tokens)").fetchone()[0] == 1
 
     def close(self) -> None:
         with self._lock:

@@ -34,6 +34,7 @@ from fastapi.routing import APIRoute
 
 from kemo_attention.bundle.runtime import Bundle, load_bundle
 from kemo_attention.errors import KemoError
+from kemo_attention.serve.auth import Credentials
 from kemo_attention.serve.docs_assets import add_offline_docs
 from kemo_attention.serve.metrics import MetricsMiddleware, ServeMetrics, get_metrics
 from kemo_attention.serve.reload import BundleSlot, Serving, install_sighup
@@ -265,7 +266,8 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     loads it first, so a bad bundle is reported before the server starts). ``sha256``: the
     file's expected SHA-256; any other file is refused (``load_bundle(expected_sha256=)``).
     ``store_path``: the live store (SQLite file) behind the ``/participants`` routes;
-    ``token``: the bearer token those routes require (docs/live.md). ``personal_labels``:
+    ``token``: the admin token; with it (or a participant token in the store) every route but
+    the health checks and docs needs a credential (serve/auth.py, docs/api.md). ``personal_labels``:
     live predictions recalibrated per person from their first K answers (``serve
     --personalize``; None: off). ``reload_on_sighup``: re-read the bundle on ``SIGHUP``
     (``serve`` sets it; a test client's app, run off the main thread, cannot). ``reload_pin``:
@@ -280,7 +282,7 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         loaded = bundle if bundle is not None else load_bundle(bundle_path, expected_sha256=sha256)
-        app.state.live_token = token or None
+        app.state.admin_token = token or None  # serve/auth.py: every route, when set
         store = None
         if store_path is not None:
             from kemo_attention.live.store import open_store
@@ -336,7 +338,8 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestError, _request_error)
     app.add_middleware(BodySizeLimit, max_bytes=int(max_body_mb * 2**20))
-    app.add_middleware(RequestIds)  # 413s carry an id too, and nothing escapes it
+    app.add_middleware(Credentials)  # outside the body limit: 401 before the body is read
+    app.add_middleware(RequestIds)  # 413s and 401s carry an id too, and nothing escapes it
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: counts the 500s RequestIds answers
     return app
 

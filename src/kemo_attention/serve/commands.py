@@ -35,7 +35,21 @@ def serve(
     token: Annotated[
         Optional[str],
         typer.Option("--token", envvar="KEMO_API_TOKEN", show_envvar=True,
-                     help="Bearer token the /participants routes require. Needed to listen on anything but loopback."),
+                     help="The admin token: with it every route but /health and /docs needs a credential, and it opens "
+                          "every route (participant tokens: `kemo-attention tokens`). Needed to listen on anything but "
+                          "loopback. On the command line it shows in `ps`: prefer KEMO_API_TOKEN or --token-file."),
+    ] = None,
+    token_file: Annotated[
+        Optional[Path],
+        typer.Option("--token-file", help="Read the admin token from this file (its first line), so that it shows in no process list."),
+    ] = None,
+    ssl_certfile: Annotated[
+        Optional[Path],
+        typer.Option("--ssl-certfile", help="TLS certificate (PEM) for HTTPS; with --ssl-keyfile."),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Optional[Path],
+        typer.Option("--ssl-keyfile", help="The certificate's private key (PEM); with --ssl-certfile."),
     ] = None,
     access_log: Annotated[
         bool,
@@ -65,26 +79,37 @@ def serve(
 
     from kemo_attention.bundle.runtime import load_bundle
     from kemo_attention.errors import KemoError
+    from kemo_attention.live.tokens import admin_token
     from kemo_attention.serve.app import create_app
 
     if not math.isfinite(max_body_mb) or max_body_mb <= 0:
         raise KemoError(f"--max-body-mb must be a positive number of MB; got {max_body_mb}")
     _check_host(host)
+    token = admin_token(token, token_file)  # --token-file: the token stays out of `ps`
+    tls = tls_files(ssl_certfile, ssl_keyfile)
     if not token and not _is_loopback(host):
-        raise KemoError(f"--host {host} exposes the participants' data to the network: set --token (or KEMO_API_TOKEN) "
-                        "so that only clients holding it can read and write, or listen on 127.0.0.1")
+        raise KemoError(f"--host {host} exposes the participants' data to the network: set --token-file (or KEMO_API_TOKEN, "
+                        "--token) so that only clients holding it can read and write, or listen on 127.0.0.1")
+    if tls is None and not _is_loopback(host):
+        typer.secho(f"warning: --host {host} without TLS: tokens and participants' data cross the network in clear text, "
+                    "readable by anyone on the path; give --ssl-certfile and --ssl-keyfile, or put a TLS proxy in front",
+                    err=True, fg="yellow")
+    scheme = "http" if tls is None else "https"
+    tls_args = {} if tls is None else {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])}
     from kemo_attention.live.store import open_store
 
     store = store.resolve()
     personal = personal_labels if personalize else None
-    open_store(store).close()  # a bad path or file is reported before the server starts
+    probe = open_store(store)  # a bad path or file is reported before the server starts
+    participant_tokens = probe.has_tokens()
+    probe.close()
     loaded = load_bundle(bundle, expected_sha256=sha256)  # refuse a bad bundle before binding the port
     if workers == 1:
         app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded, store_path=store, token=token,
                          personal_labels=personal, sha256=sha256, reload_on_sighup=True)
-        typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on http://{host}:{port} (docs: /docs)", err=True)
-        _echo_store(store, token, personal)
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+        typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on {scheme}://{host}:{port} (docs: /docs)", err=True)
+        _echo_store(store, token, participant_tokens, personal)
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, **tls_args)
         return
     import os
 
@@ -102,15 +127,37 @@ def serve(
         os.environ[ENV_TOKEN] = token
     if personal is not None:
         os.environ[ENV_PERSONALIZE] = str(personal)
-    typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) with {workers} workers on http://{host}:{port} (docs: /docs)", err=True)
-    _echo_store(store, token, personal)
+    typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) with {workers} workers on {scheme}://{host}:{port} (docs: /docs)", err=True)
+    _echo_store(store, token, participant_tokens, personal)
     del loaded  # each worker loads (and re-checks) its own copy
     uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,
-                host=host, port=port, log_level="info", access_log=access_log)
+                host=host, port=port, log_level="info", access_log=access_log, **tls_args)
 
 
-def _echo_store(store: Path, token: str | None, personal: int | None) -> None:
-    notes = [" (token required)" if token else "",
+def tls_files(certfile: Path | None, keyfile: Path | None) -> tuple[Path, Path] | None:
+    """(certificate, key) for HTTPS, both or neither, both readable files."""
+    from kemo_attention.errors import KemoError
+
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        given, missing = ("--ssl-certfile", "--ssl-keyfile") if keyfile is None else ("--ssl-keyfile", "--ssl-certfile")
+        raise KemoError(f"{given} needs {missing} too: HTTPS takes the certificate and its private key")
+    for flag, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if not path.is_file():
+            raise KemoError(f"{flag} {path}: no such file")
+    return certfile.resolve(), keyfile.resolve()
+
+
+def _echo_store(store: Path, token: str | None, participant_tokens: bool, personal: int | None) -> None:
+    if token:
+        access = " (admin token set: every route but /health and /docs needs a credential)"
+    elif participant_tokens:  # serve/auth.py: credentials are required once any exists
+        access = (" (it holds participant tokens, so every route but /health and /docs needs a credential; "
+                  "without --token-file / KEMO_API_TOKEN nobody may use the other routes)")
+    else:
+        access = ""
+    notes = [access,
              f"; predictions personalized from each participant's first {personal} answers" if personal else ""]
     typer.echo(f"live store: {store}{''.join(notes)}", err=True)
 

@@ -1,20 +1,20 @@
 """HTTP routes of live prediction: map requests to :class:`~kemo_attention.live.service.LiveService`.
 
-Every route needs ``Authorization: Bearer <token>`` when the server has a token
-(``--token`` / ``KEMO_API_TOKEN``). Handlers are plain ``def``: storing and predicting are
-blocking work, which FastAPI runs in its thread pool.
+Who may call each route (the admin token, a participant token for its own participant) is
+decided before the route runs, by :mod:`kemo_attention.serve.auth`. Participant codes reach the
+handlers in the release's form (``P5``, ``P0005`` -> ``P05``). Handlers are plain ``def``:
+storing and predicting are blocking work, which FastAPI runs in its thread pool.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from kemo_attention.serve.metrics import ServeMetrics, get_metrics
+from kemo_attention.live.tokens import PCODE_FORM, canonical_pcode
 from kemo_attention.serve.schemas import (
     AnswersBatch,
     AnswersStored,
@@ -32,47 +32,27 @@ from kemo_attention.serve.schemas import (
 from kemo_attention.serve.service import RequestError
 
 _ERRORS = {
-    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
+    401: {"model": ErrorResponse, "description": "Missing, unknown or revoked token"},
+    403: {"model": ErrorResponse, "description": "A participant token on a route or participant it does not cover"},
     404: {"model": ErrorResponse, "description": "Unknown participant"},
     409: {"model": ErrorResponse, "description": "The bundle cannot serve this route"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
     422: {"model": ErrorResponse, "description": "The request is not valid"},
     503: {"model": ErrorResponse, "description": "The server runs without a store"},
 }
-PcodePath = Path(..., pattern=r"^P\d{1,6}$", description="Participant code: P followed by digits (P07).")
 
 
-def token_refusal(request: Request) -> JSONResponse | None:
-    """A 401 response when the server has a token and the request does not carry it."""
-    token = getattr(request.app.state, "live_token", None)
-    if not token:
-        return None
-    got = request.headers.get("authorization", "")
-    scheme, _, value = got.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
-        return None
-    return JSONResponse(
-        status_code=401,
-        content={"detail": "missing or wrong token: send the header 'Authorization: Bearer <token>' "
-                           "with the token the server was started with (--token / KEMO_API_TOKEN)"},
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+def participant_code(
+    pcode: str = Path(..., description="Participant code: P followed by digits (P07; P7 and P007 mean P07)."),
+) -> str:
+    """The path's participant code in the release's form: one person is one participant."""
+    canonical = canonical_pcode(pcode)
+    if canonical is None:
+        raise RequestError(422, f"pcode {pcode!r}: expected a participant code, {PCODE_FORM}")
+    return canonical
 
 
-def _token_route(base: type[APIRoute]) -> type[APIRoute]:
-    """``base`` with the token checked before anything else (body parsing included)."""
-
-    class TokenRoute(base):  # type: ignore[misc, valid-type]
-        def get_route_handler(self):
-            handler = super().get_route_handler()
-
-            async def route(request: Request):
-                refused = token_refusal(request)
-                return refused if refused is not None else await handler(request)
-
-            return route
-
-    return TokenRoute
+PcodePath = Depends(participant_code)
 
 
 def get_live(request: Request):
@@ -95,8 +75,8 @@ def _route(method: str, path: str, **options: Any):
 
 
 def live_router(route_class: type[APIRoute] = APIRoute) -> APIRouter:
-    """The live routes, each a ``route_class`` (the app's fast-JSON route) checking the token first."""
-    out = APIRouter(route_class=_token_route(route_class), tags=["live"], responses=_ERRORS)
+    """The live routes, each a ``route_class`` (the app's fast-JSON route)."""
+    out = APIRouter(route_class=route_class, tags=["live"], responses=_ERRORS)
     for method, path, handler, options in _ROUTES:
         out.add_api_route(path, handler, methods=[method], **options)
     return out
@@ -121,7 +101,8 @@ def post_answers(body: AnswersBatch, pcode: str = PcodePath, live=Depends(get_li
 @_route("PUT", "/participants/{pcode}/profile", response_model=ProfileStored, summary="Set the participant's profile")
 def put_profile(body: ProfileBody, pcode: str = PcodePath, live=Depends(get_live)) -> dict[str, Any]:
     profile = body.profile.model_dump(exclude_none=True)
-    if profile.pop("pcode", pcode) != pcode:
+    given = profile.pop("pcode", pcode)
+    if not isinstance(given, str) or canonical_pcode(given) != pcode:
         raise RequestError(422, f"profile.pcode differs from the participant in the path ({pcode})")
     return live.set_profile(pcode, profile)
 

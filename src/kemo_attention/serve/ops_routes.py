@@ -4,8 +4,9 @@
 does not); ``GET /health/ready`` answers 200 only when the bundle is loaded and the store
 answers a query, else 503 with the reasons (send no traffic until it clears). ``GET /health``
 stays what it was (the bundle's name and version). ``GET /metrics`` and ``POST /admin/reload``
-need the server's token when it has one; reloading runs a pickle, so it needs a token in
-every case: a server started without one refuses it (403) and reloads on ``SIGHUP`` only.
+need the admin token when the server has credentials (serve/auth.py checks it before any
+route); reloading runs a pickle, so it needs the admin token in every case: a server started
+without one refuses it (403) and reloads on ``SIGHUP`` only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from kemo_attention.serve.live_routes import token_refusal
 from kemo_attention.serve.metrics import ServeMetrics, get_metrics
 from kemo_attention.serve.reload import BundleSlot
 from kemo_attention.serve.schemas import (
@@ -57,9 +57,6 @@ def readiness(slot: BundleSlot | None = Depends(get_slot)):
 @ops_router.get("/metrics", summary="Prometheus metrics (text exposition format)",
                 responses={200: {"content": {"text/plain": {}}}, 401: {"model": ErrorResponse}})
 def metrics(request: Request, metrics: ServeMetrics = Depends(get_metrics)) -> Response:
-    refused = token_refusal(request)
-    if refused is not None:
-        return refused
     body, content_type = metrics.exposition()
     return Response(content=body, media_type=content_type)
 
@@ -72,13 +69,10 @@ def metrics(request: Request, metrics: ServeMetrics = Depends(get_metrics)) -> R
 def reload_bundle(request: Request, body: ReloadRequest | None = Body(None), slot: BundleSlot = Depends(get_slot)):
     """Checked exactly as at start (manifest SHA-256, the `--sha256` pin or `sha256` given
     here, library versions); swapped in at once if it passes, refused with the reason if not."""
-    if not getattr(request.app.state, "live_token", None):
+    if not getattr(request.app.state, "admin_token", None):
         return JSONResponse(status_code=403, content={
             "detail": "POST /admin/reload needs a server started with a token (--token / KEMO_API_TOKEN): loading a "
                       "bundle runs its pickle; without a token, send the server process SIGHUP to re-read its bundle"})
-    refused = token_refusal(request)
-    if refused is not None:
-        return refused
     body = body or ReloadRequest()
     outcome = slot.reload(body.path, body.sha256)
     if not outcome.loaded:
