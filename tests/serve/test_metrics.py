@@ -34,13 +34,13 @@ def hr(n: int, start: int = T0) -> list[dict]:
 def test_requests_are_counted_per_route_template_and_status_class(served):
     before = scrape(served)
     for _ in range(3):
-        assert served.post("/predict", json=ROW).status_code == 200
-    assert served.post("/predict", json={"rows": [{"HRT#VAL": "x"}]}).status_code == 422
+        assert served.post("/predict", json=ROW, headers=AUTH).status_code == 200
+    assert served.post("/predict", json={"rows": [{"HRT#VAL": "x"}]}, headers=AUTH).status_code == 422
     for pcode in ("P01", "P02"):
         assert served.get(f"/participants/{pcode}", headers=AUTH).status_code == 404
-    assert served.get("/no/such/path").status_code == 404
+    assert served.get("/no/such/path", headers=AUTH).status_code == 404
     assert served.post("/predict", content=b"[" + b"0," * 10_000 + b"0]",
-                       headers={"content-type": "application/json"}).status_code == 413
+                       headers={"content-type": "application/json", **AUTH}).status_code == 413
     after = scrape(served)
 
     def moved(name, **labels):
@@ -60,7 +60,7 @@ def test_requests_are_counted_per_route_template_and_status_class(served):
 
 
 def test_latency_buckets_are_cumulative_and_end_at_the_count(served):
-    served.post("/predict", json=ROW)
+    served.post("/predict", json=ROW, headers=AUTH)
     after = scrape(served)
     labels = {"route": "/predict", "method": "POST", "status": "2xx"}
     buckets = sorted(
@@ -102,7 +102,7 @@ def test_a_server_bug_counts_as_a_5xx_error(served, monkeypatch):
 
     before = scrape(served)
     monkeypatch.setattr(PredictionService, "predict_rows", broken)
-    assert served.post("/predict", json=ROW).status_code == 500
+    assert served.post("/predict", json=ROW, headers=AUTH).status_code == 500
     after = scrape(served)
     assert value(after, "kemo_http_server_errors_total", route="/predict", method="POST") - \
         value(before, "kemo_http_server_errors_total", route="/predict", method="POST") == 1
