@@ -131,3 +131,33 @@ def test_study_of_a_release_extracts_every_label_once_and_reads_its_files(tmp_pa
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert res.returncode == 2 and "stress.pkl" in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "again").exists()
+
+
+def test_an_out_folder_that_is_not_a_study_is_refused_and_left_alone(feature_files, tmp_path, monkeypatch):
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("three years of work")
+    res = subprocess.run(_study(feature_files, mine), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "is not a study folder" in res.stderr and "Traceback" not in res.stderr
+    assert (mine / "thesis.txt").read_text() == "three years of work"
+    for out in (".", ".."):
+        res = subprocess.run(_study(feature_files, Path(out)), capture_output=True, text=True, timeout=120, cwd=mine)
+        assert res.returncode == 2 and "current folder or one above it" in res.stderr, res.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.txt"]
+
+
+def test_a_file_without_a_manifest_needs_its_label_named(feature_files, tmp_path):
+    res = subprocess.run([CLI, "study", str(feature_files["stress"]), "--out", str(tmp_path / "s")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2 and f"attention={feature_files['stress']}" in res.stderr and "no manifest" in res.stderr
+    res = subprocess.run([CLI, "study", f"mood={feature_files['stress']}", "--out", str(tmp_path / "s")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2 and "unknown label 'mood'" in res.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_too_many_personal_labels_is_refused_before_fitting(feature_files, tmp_path):
+    res = subprocess.run(_study(feature_files, tmp_path / "s", "--personal-labels", "24"),
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2 and "--personal-labels 24: no participant of attention has more than 24" in res.stderr
+    assert not (tmp_path / ".s.folds").exists()  # nothing was fitted

@@ -199,3 +199,15 @@ def test_the_rows_method_trains_on_the_first_k_answers_and_scores_only_the_later
     assert len(hybrid) == len(population) and hybrid["proba"].notna().all()
     manifest = json.loads((tmp_path / "study" / "manifest.json").read_text())
     assert manifest["settings"]["personal_method"] == "rows"
+
+
+def test_tuning_with_the_rows_method_compares_only_the_refitted_models(tmp_path):
+    inputs = study_inputs(labels=("attention",), participants=9, per_participant=20)
+    settings = StudySettings(models=["logreg", "dummy"], repeats=1, tune=2, personal_labels=5,
+                             personal_method="rows", calibrate="none", fast=True)  # fmt: skip
+    run_study(inputs, tmp_path / "study", settings, executor=Executor("serial", progress=False))
+    personal = pd.read_csv(tmp_path / "study" / "personalization.csv")
+    assert set(personal["model"]) == {"logreg", "dummy"}  # the tuned model has no refitted hybrid
+    summary = pd.read_csv(tmp_path / "study" / "summary.csv")
+    assert "logreg-tuned" in set(summary.loc[summary["protocol"] == "population", "model"])
+    assert "logreg-tuned" not in set(summary.loc[summary["protocol"] == "hybrid", "model"])

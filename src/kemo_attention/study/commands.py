@@ -72,7 +72,7 @@ def study(
     from kemo_attention.errors import KemoError
     from kemo_attention.evaluate.runner import normalise_models
     from kemo_attention.study.inputs import load_inputs
-    from kemo_attention.study.runner import CV_CHOICES, PERSONAL_METHODS, PROTOCOLS, StudySettings, run_study
+    from kemo_attention.study.runner import CV_CHOICES, PERSONAL_METHODS, PROTOCOLS, StudySettings, check_study_out, run_study
 
     started = time.perf_counter()
     label_list = _comma_list(labels, LABEL_NAMES, "--labels")
@@ -87,9 +87,10 @@ def study(
         personal_labels=personal_labels, personal_method=personal_method, tune=tune, calibrate=calibrate, calibrate_repeats=calibrate_repeats,
         seed=seed, fast=fast,
     )  # fmt: skip
+    check_study_out(out)  # before any extraction: a wrong --out is refused at once
     executor = make_executor(backend, workers, ray_address, quiet=quiet)
     loaded = load_inputs(
-        inputs, label_list, explicit_labels=labels != "all", features_dir=features_dir or out.with_name(out.name + "-features"),
+        inputs, label_list, explicit_labels=labels != "all", features_dir=features_dir or out.resolve().with_name(out.resolve().name + "-features"),
         tz_offset=tz_offset, min_responses=min_responses, executor=executor, echo=None if quiet else typer.echo,
     )  # fmt: skip
     try:
@@ -110,14 +111,17 @@ def headline_lines(out: Path) -> list[str]:
     """The best model per label and cv: its ROC AUC with interval and p against the dummy."""
     import pandas as pd
 
+    from kemo_attention.study.report_format import fmt_p
+
     summary = pd.read_csv(out / "summary.csv")
     comparisons = pd.read_csv(out / "comparisons.csv")
-    auc = summary[(summary["metric"] == "roc_auc") & (summary["protocol"] == "population") & (summary["model"] != "dummy")]
+    protocol = "population" if (summary["protocol"] == "population").any() else summary["protocol"].iloc[0]
+    auc = summary[(summary["metric"] == "roc_auc") & (summary["protocol"] == protocol) & (summary["model"] != "dummy")]
     lines = []
     for (label, cv), part in auc.groupby(["label", "cv"], sort=False):
         best = part.sort_values("mean", ascending=False).iloc[0]
-        vs = comparisons[(comparisons["label"] == label) & (comparisons["cv"] == cv) & (comparisons["protocol"] == "population")
+        vs = comparisons[(comparisons["label"] == label) & (comparisons["cv"] == cv) & (comparisons["protocol"] == protocol)
                          & (comparisons["metric"] == "roc_auc") & (comparisons["model"] == best["model"]) & (comparisons["role"] == "vs_dummy")]  # fmt: skip
-        p = f", p vs dummy over participants (Holm) {vs['p_participants_holm'].iloc[0]:.3g}" if not vs.empty else ""
-        lines.append(f"  {label} ({cv}): best {best['model']}, ROC AUC {best['mean']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]{p}")
+        p = f", p vs dummy over participants (Holm) {fmt_p(vs['p_participants_holm'].iloc[0])}" if not vs.empty else ""
+        lines.append(f"  {label} ({cv}{'' if protocol == 'population' else ', ' + protocol}): best {best['model']}, ROC AUC {best['mean']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]{p}")
     return lines

@@ -44,6 +44,8 @@ def load_inputs(
     for text in inputs:
         label, _, rest = text.partition("=") if "=" in text and text.split("=", 1)[0] in LABEL_NAMES else ("", "", text)
         path = Path(rest)
+        if not label and "=" in text and not path.exists():
+            raise KemoError(f"{text}: unknown label {text.split('=', 1)[0]!r}; LABEL=FILE takes one of {', '.join(LABEL_NAMES)}")
         if _is_release(path):
             raise KemoError(f"{path}: a release folder must be the only input (its labels are extracted together)")
         if path.is_dir():
@@ -77,6 +79,8 @@ def _load(label: str | None, path: Path) -> StudyInput:
     named = dataset.meta.get("label")
     if label and named and dataset.label != label:
         raise KemoError(f"{path}: its manifest says label {dataset.label}, not {label}")
+    if not label and not named:  # a notebook's own file: its label cannot be told, so never guessed
+        raise KemoError(f"{path}: no manifest names its label; name it on the command line, e.g. attention={path}")
     if label and not named:
         dataset.meta["label"] = label
     check_dataset(dataset, str(path))

@@ -41,7 +41,12 @@ MODEL_ORDER = ("logreg", "rf", "lgbm", "voting", "evxgb")
 CV_NAMES = {"sgkf": "repeated stratified group 5-fold CV", "logo": "leave one participant out"}
 PROTOCOL_NAMES = {
     "population": "population (no answers of the test participant in training)",
-    "hybrid": "hybrid (the test participant's first labelled prompts join training)",
+    "hybrid": "hybrid (personalized with the test participant's first answers)",
+}
+# what the hybrid protocol did, by the study's --personal-method (manifest settings)
+HYBRID_METHODS = {
+    "offset": "hybrid (each test participant's first K answers fit a personal offset on the population model's score)",
+    "rows": "hybrid (each test participant's first K answers join the training rows)",
 }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kemo_attention.files import atomic_write, atomic_write_text
-from kemo_attention.study.read import CV_NAMES, PROTOCOL_NAMES, StudyFolder, ordered_models, require_study
+from kemo_attention.study.read import CV_NAMES, HYBRID_METHODS, PROTOCOL_NAMES, StudyFolder, ordered_models, require_study
 from kemo_attention.study.report_format import (
     Block, Bullets, Cell, Heading, Image, Note, Paragraph, Table, fmt_interval, fmt_number, fmt_p, fmt_signed, p_phrase,
     render_html, render_markdown, slug,
@@ -163,7 +163,7 @@ def summary_tables(study: StudyFolder) -> list[tuple[str, str, Table]]:
                 cells.append(Cell.of(fmt_number(a["mean"]), fmt_interval(a["ci_low"], a["ci_high"]), f1_text, bold=model == best))
             rows.append(tuple(cells))
         caption = (f"ROC AUC mean [95 % CI], macro F1 mean below; bold: the best model of the row by mean ROC AUC. "
-                   f"CV: {CV_NAMES.get(cv, cv)}; protocol {PROTOCOL_NAMES.get(protocol, protocol)}.")
+                   f"CV: {CV_NAMES.get(cv, cv)}; protocol {protocol_name(study, protocol)}.")
         out.append((cv, protocol, Table(("label", *models), tuple(rows), slug("summary", cv, protocol), "summary", caption)))
     return out
 
@@ -181,7 +181,7 @@ def _label_section(study: StudyFolder, label: str) -> list[Block]:
     for cv in study.cvs(label):
         blocks.append(Heading(3, f"{label} · {cv} ({CV_NAMES.get(cv, cv)})", slug("label", label, cv)))
         for protocol in study.protocols(label, cv):
-            blocks.append(Heading(4, f"Protocol {PROTOCOL_NAMES.get(protocol, protocol)}"))
+            blocks.append(Heading(4, f"Protocol {protocol_name(study, protocol)}"))
             blocks.append(model_table(study, label, cv, protocol))
             blocks += _left_out(study, label, cv, protocol)
             blocks += _omnibus(study, label, cv, protocol)
@@ -189,6 +189,20 @@ def _label_section(study: StudyFolder, label: str) -> list[Block]:
         blocks += _reliability(study, label, cv)
         blocks += _tuning(study, label, cv)
     return blocks
+
+
+def protocol_name(study: StudyFolder, protocol: str) -> str:
+    """The protocol in words, as this study ran it: which rows are scored, how hybrid personalizes."""
+    settings = study.manifest.get("settings") if isinstance(study.manifest.get("settings"), dict) else {}
+    k = settings.get("personal_labels", "K")
+    both = "hybrid" in (settings.get("protocols") or ())
+    if protocol == "hybrid":
+        return HYBRID_METHODS.get(str(settings.get("personal_method")), PROTOCOL_NAMES["hybrid"]).replace("first K", f"first {k}") + (
+            f"; scored on their later prompts")
+    if protocol == "population" and both:
+        return (f"population (no answers of the test participant in training); scored on the same later prompts as "
+                f"hybrid, i.e. without each participant's first {k}")
+    return PROTOCOL_NAMES.get(protocol, protocol)
 
 
 def _left_out(study: StudyFolder, label: str, cv: str, protocol: str) -> list[Block]:
@@ -201,12 +215,18 @@ def _left_out(study: StudyFolder, label: str, cv: str, protocol: str) -> list[Bl
     unit = "participants" if cv == "logo" else "folds"
     units = int((summary["n_units"] + summary["n_excluded"]).max())
     left = int(summary["n_excluded"].max())
-    text = f"ROC AUC: {left} of {units} {unit} left out (their test rows hold one class)"
+    parts = [f"ROC AUC: {left} of {units} {unit} left out (their test rows hold one class)"] if left else []
     if cv != "logo" and comparisons is not None and "n_participants" in comparisons and len(comparisons):
         people = int(comparisons["n_participants"].min())
         total = int(study.manifest.get("inputs", {}).get(label, {}).get("participants", people))
-        text += f"; the test over participants used {people} of {total} (the others have one class in every fold)"
-    return [Note(text + ".")]
+        if people < total:
+            parts.append(f"the test over participants used {people} of {total} (the others have one class in their "
+                         "scored prompts)")
+    settings = study.manifest.get("settings") if isinstance(study.manifest.get("settings"), dict) else {}
+    if protocol == "hybrid" and cv == "logo" and settings.get("personal_method", "offset") == "offset":
+        parts.append("an offset cannot change the order of one person's scores, and each leave-one-out unit is one "
+                     "person: the ROC AUC gain is 0 by construction here (macro F1 can change)")
+    return [Note("; ".join(parts) + ".")] if parts else []
 
 
 def _comparison_cell(row: pd.Series | None) -> Cell:
@@ -282,8 +302,14 @@ def omnibus_lines(study: StudyFolder, label: str, cv: str, protocol: str) -> lis
         first = part.iloc[0]
         ranks = part.sort_values("mean_rank")
         ranking = ", ".join(f"{m} {float(r):.2f}" for m, r in zip(ranks["model"], ranks["mean_rank"]))
-        lines.append(f"**{METRIC_NAMES.get(metric, metric)}**: {first['omnibus_test']} {p_phrase(first['omnibus_p'])}; "
-                     f"post-hoc {first['posthoc_test']}, CD {fmt_number(first['critical_difference'])}; mean ranks (1 = best): {ranking}.")
+        posthoc = first.get("posthoc_test")
+        if first.get("omnibus_p") is None or pd.isna(first.get("omnibus_p")):  # not run: say why
+            lines.append(f"**{METRIC_NAMES.get(metric, metric)}**: {first['omnibus_test']}; mean ranks (1 = best): {ranking}.")
+            continue
+        after = (f"; post-hoc {posthoc}, CD {fmt_number(first['critical_difference'])}"
+                 if isinstance(posthoc, str) and posthoc.strip() else "")
+        lines.append(f"**{METRIC_NAMES.get(metric, metric)}**: {first['omnibus_test']} {p_phrase(first['omnibus_p'])}"
+                     f"{after}; mean ranks (1 = best): {ranking}.")
     return lines
 
 

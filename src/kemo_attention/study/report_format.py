@@ -141,11 +141,11 @@ main{max-width:960px;margin:0 auto;padding:16px 20px 48px}
 h1{font-size:26px;margin:8px 0 4px}h2{font-size:21px;margin:32px 0 8px;border-bottom:2px solid #d8dee8;padding-bottom:4px}
 h3{font-size:17px;margin:22px 0 6px}h4{font-size:15px;margin:16px 0 4px;color:#39465a}
 p,li{max-width:100%;overflow-wrap:anywhere}
-code{font:13px/1.3 ui-monospace,Menlo,Consolas,monospace;background:#f1f3f7;padding:0 3px;border-radius:3px;overflow-wrap:anywhere;word-break:break-all}
+code{font:13px/1.3 ui-monospace,Menlo,Consolas,monospace;background:#f1f3f7;padding:0 3px;border-radius:3px;overflow-wrap:anywhere}
 .note{background:#fff6dc;border-left:4px solid #e0a800;padding:6px 10px;margin:8px 0}
 .table-box{max-width:100%;overflow-x:auto;margin:6px 0 10px}
 table{border-collapse:collapse;font-size:13px}
-th,td{border:1px solid #d8dee8;padding:4px 7px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{border:1px solid #d8dee8;padding:4px 7px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#eef1f6;font-weight:600}
 table:not(.facts) td.num{text-align:right;white-space:nowrap}
 td .sub{display:block;color:#566173;font-size:12px}

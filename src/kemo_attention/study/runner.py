@@ -21,6 +21,7 @@ from kemo_attention.errors import KemoError
 
 CV_CHOICES = ("sgkf", "logo")
 PROTOCOLS = ("population", "hybrid")
+STUDY_KIND = "kemo-attention study"  # manifest.json's "kind": a folder a study may replace
 PERSONAL_METHODS = ("offset", "rows")
 CALIBRATION_CHOICES = ("sigmoid", "isotonic", "none")
 
@@ -126,6 +127,40 @@ def _refits_personal(settings: StudySettings) -> bool:
     return "hybrid" in settings.protocols and settings.personal_method == "rows"
 
 
+def check_study_out(out: Path) -> None:
+    """Refuse an output folder the study would wrongly replace: a file, the current folder or one
+    above it, or a folder with other contents (a study replaces its folder whole)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise KemoError(f"--out {out}: is a file; --out names the study's folder")
+    here, target = Path.cwd().resolve(), out.resolve()
+    if here == target or target in here.parents:
+        raise KemoError(f"--out {out}: is the current folder or one above it; name a new folder, e.g. --out study")
+    if out.is_dir() and any(out.iterdir()):
+        try:
+            kind = json.loads((out / "manifest.json").read_text()).get("kind")
+        except (OSError, ValueError, AttributeError):
+            kind = None
+        if kind != STUDY_KIND:
+            raise KemoError(f"--out {out}: exists and is not a study folder (a study replaces its folder whole); "
+                            "choose another --out or remove it")
+
+
+def check_personal_labels(inputs: list[StudyInput], settings: StudySettings) -> None:
+    """The hybrid protocol scores each participant's prompts after their first K: refuse a K that
+    leaves a label with no participant to score, before anything is fitted."""
+    if "hybrid" not in settings.protocols:
+        return
+    for item in inputs:
+        _, counts = np.unique(np.asarray(item.dataset.group).astype(str), return_counts=True)
+        if not (counts > settings.personal_labels).any():
+            raise KemoError(
+                f"--personal-labels {settings.personal_labels}: no participant of {item.label} has more than "
+                f"{settings.personal_labels} answers (most: {int(counts.max())}), so hybrid would score nothing; "
+                "use a smaller K or --protocol population"
+            )
+
+
 def run_study(inputs: list[StudyInput], out_dir, settings: StudySettings, *, executor=None) -> dict[str, Any]:
     """Run the study and write ``out_dir``; return its manifest.
 
@@ -142,6 +177,8 @@ def run_study(inputs: list[StudyInput], out_dir, settings: StudySettings, *, exe
         raise KemoError("no labels to study")
     started = time.perf_counter()
     out = Path(out_dir)
+    check_study_out(out)
+    check_personal_labels(inputs, settings)
     executor = executor or Executor("serial", progress=False)
     fingerprint = FoldStore.fingerprint(fit_settings(inputs, settings))
     store = FoldStore(out.parent / f".{out.name}.folds" / fingerprint)
@@ -213,6 +250,7 @@ def _write_study(out: Path, inputs, settings: StudySettings, results, executor, 
     from kemo_attention.files import atomic_folder, atomic_write_text
     from kemo_attention.study import tables
     from kemo_attention.study.report import write_report
+    from kemo_attention.compute import default_workers
     from kemo_attention.study.stats import TEST_ASSUMPTIONS
     from kemo_attention.versions import library_versions
 
@@ -226,7 +264,7 @@ def _write_study(out: Path, inputs, settings: StudySettings, results, executor, 
         tables.draw_cd_diagrams(computed, tmp / "plots")
         manifest = {
             "complete": True,
-            "kind": "kemo-attention study",
+            "kind": STUDY_KIND,
             "folder": str(out),
             "settings": {
                 "labels": [i.label for i in inputs],
@@ -249,7 +287,7 @@ def _write_study(out: Path, inputs, settings: StudySettings, results, executor, 
                 "alpha": tables.ALPHA,
                 "fast": settings.fast,
                 "backend": executor.backend,
-                "workers": executor.workers,
+                "workers": 1 if executor.backend == "serial" else (executor.workers or default_workers()),
                 **settings.notes,
             },
             "seeds": {

@@ -308,8 +308,10 @@ def _omnibus_rows(label, cv, protocol, metric, table: pd.DataFrame):
     complete = table.dropna(axis=0, how="any")
     base = {"label": label, "cv": cv, "protocol": protocol, "metric": metric,
             "units": int(complete.shape[0]), "units_excluded": int(table.shape[0] - complete.shape[0])}  # fmt: skip
-    if complete.shape[0] < 2 or complete.shape[1] < 2:
-        return [{**base, "omnibus_test": "not run (fewer than 2 complete units or models)", "model": m} for m in table.columns], None
+    if complete.shape[1] < 3:  # two models: the paired tests above are the comparison
+        return [{**base, "omnibus_test": "not run (two models: see the paired tests)", "model": m} for m in table.columns], None
+    if complete.shape[0] < 2:
+        return [{**base, "omnibus_test": "not run (fewer than 2 complete units)", "model": m} for m in table.columns], None
     result = omnibus(complete, alpha=ALPHA, higher_is_better=metric not in LOWER_IS_BETTER)
     ranks = result.ranks.set_index("model") if len(result.ranks) else pd.DataFrame(columns=["mean_rank", "meanrank_group"])
     rows = []
@@ -330,11 +332,12 @@ def _personalization_rows(label, cv, part, participants, K, scored_people, exclu
     rows = []
     pop = _unit_tables(part[part["protocol"] == "population"])
     hyb = _unit_tables(part[part["protocol"] == "hybrid"])
-    models = list(pop["roc_auc"].columns)
+    models = [m for m in pop["roc_auc"].columns if m in hyb["roc_auc"].columns]
     pop_people = _participant_tables(participants, label, cv, "population", models)
     hyb_people = _participant_tables(participants, label, cv, "hybrid", models)
     for metric in TESTED_METRICS:
-        for model in pop[metric].columns:
+        # tuned models have no hybrid rows under the rows method (they are not refitted)
+        for model in [m for m in pop[metric].columns if m in hyb[metric].columns]:
             a = hyb[metric][model].to_numpy(float)
             b = pop[metric][model].to_numpy(float)
             res = _paired_test(cv, a, b, part[part["protocol"] == "hybrid"])
