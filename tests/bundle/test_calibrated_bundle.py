@@ -4,6 +4,7 @@ says how, the fast path agrees, and uncalibrated bundles are as before."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from functools import partial
 
 import numpy as np
@@ -137,3 +138,34 @@ def test_export_cli_calibrate(tmp_path, small, capsys):
     assert bundle.calibration["method"] == "sigmoid" and bundle.calibration["inner_splits"] == 4
     assert run(["export", str(data), "--out", str(tmp_path / "x"), "--calibrate", "platt"]) == 2
     assert "platt" in capsys.readouterr().err
+
+
+
+def test_export_warns_when_the_sigmoid_map_flattens_or_reverses_the_ranking(tmp_path, monkeypatch, capsys):
+    """A slope <= 0 means the model's order did not hold on held-out participants: say so.
+    (The fit itself is tested above; here only what `export` tells the user about it.)"""
+    import json as _json
+    import sys
+
+    from kemo_attention import cli
+    from kemo_attention.bundle import export as export_module
+    from kemo_attention.bundle.runtime import manifest_path_for
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
+    from eval_synthetic import synthetic_dataset
+
+    data = synthetic_dataset(seed=3).save_pkl(tmp_path / "mine.pkl")
+
+    def fake_export(dataset, model, out, **kwargs):
+        path = tmp_path / "attention-logreg-sigmoid.pkl"
+        path.write_bytes(b"")
+        manifest_path_for(path).write_text(_json.dumps({"calibration": {"method": "sigmoid", "parameters": {"slope": SLOPE[0]}}}))
+        return path
+
+    monkeypatch.setattr(export_module, "export_bundle", fake_export)
+    SLOPE = [-0.17]
+    assert cli.run(["export", str(data), "--model", "logreg", "--calibrate", "sigmoid", "--out", str(tmp_path)]) == 0
+    assert "slope is -0.170 (<= 0)" in capsys.readouterr().err
+    SLOPE[0] = 0.8
+    assert cli.run(["export", str(data), "--model", "logreg", "--calibrate", "sigmoid", "--out", str(tmp_path)]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -49,4 +49,14 @@ def export(
     )
     typer.echo(f"wrote {path}")
     typer.echo(f"wrote {manifest_path_for(path)}")
+    if calibrate is not None:
+        import json
+
+        calibration = json.loads(manifest_path_for(path).read_text()).get("calibration") or {}
+        slope = (calibration.get("parameters") or {}).get("slope")
+        if slope is not None and slope <= 0:
+            # the inner folds found no ranking worth keeping: the map flattens or reverses the model's order
+            typer.secho(f"warning: the sigmoid map's slope is {slope:.3f} (<= 0): on held-out participants the model's "
+                        "ranking did not hold, so calibrated probabilities ignore or reverse it; check the evaluation "
+                        "before serving this bundle", err=True, fg="yellow")
     typer.echo(f"serve it with: kemo-attention serve {path}")
