@@ -64,6 +64,30 @@ def atomic_folder(out: str | Path) -> Iterator[Path]:
         raise
 
 
+def check_replaceable_folder(out: str | Path, is_ours: Callable[[dict], bool], what: str) -> None:
+    """Refuse an output folder that writing ``what`` there would wrongly replace: a file, the
+    current folder or one above it, or a non-empty folder whose ``manifest.json`` is not one
+    ``is_ours`` accepts (a run replaces its folder whole, so anything else in it would be lost)."""
+    import json
+
+    from kemo_attention.errors import KemoError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise KemoError(f"--out {out}: is a file; --out names the folder for the {what}")
+    here, target = Path.cwd().resolve(), out.resolve()
+    if here == target or target in here.parents:
+        raise KemoError(f"--out {out}: is the current folder or one above it; name a new folder for the {what}")
+    if out.is_dir() and any(out.iterdir()):
+        try:
+            manifest = json.loads((out / "manifest.json").read_text())
+        except (OSError, ValueError):
+            manifest = None
+        if not isinstance(manifest, dict) or not is_ours(manifest):
+            raise KemoError(f"--out {out}: exists and is not the folder of an earlier {what} (writing replaces the "
+                            "folder whole); choose another --out or remove it")
+
+
 def swap_folder(new: Path, out: Path) -> None:
     """Rename ``new`` to ``out``; an existing ``out`` is moved aside first and restored on failure."""
     if not out.exists():

@@ -83,3 +83,28 @@ def test_parquet_keeps_its_feature_mode_and_label(cli_runs):
     manifest = json.loads((root / "eval" / "stress" / "manifest.json").read_text())
     assert manifest["feature_mode"] == "reference" and manifest["label"] == "stress"
     assert manifest["settings"]["cv"] == "logo" and manifest["settings"]["n_folds"] == 6
+
+
+def test_an_out_folder_that_is_not_an_evaluation_is_refused_and_left_alone(tmp_path):
+    """`evaluate --out` replaces its folder whole: a folder of other files is never taken."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from eval_synthetic import synthetic_dataset
+
+    data = synthetic_dataset(seed=1).save_pkl(tmp_path / "mine.pkl")
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("three years of work")
+    cli = str(Path(sys.executable).with_name("kemo-attention"))
+    res = subprocess.run([cli, "evaluate", str(data), "--out", str(mine), "--models", "logreg", "--workers", "1"],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 2 and "is not the folder of an earlier evaluation" in res.stderr, res.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.txt"]
+    # an earlier evaluation's folder is replaced as before
+    out = tmp_path / "eval"
+    for _ in range(2):
+        res = subprocess.run([cli, "evaluate", str(data), "--out", str(out), "--models", "logreg", "--workers", "1"],
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert res.returncode == 0, res.stderr

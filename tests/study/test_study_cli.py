@@ -138,7 +138,7 @@ def test_an_out_folder_that_is_not_a_study_is_refused_and_left_alone(feature_fil
     mine.mkdir()
     (mine / "thesis.txt").write_text("three years of work")
     res = subprocess.run(_study(feature_files, mine), capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "is not a study folder" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 2 and "is not the folder of an earlier study" in res.stderr and "Traceback" not in res.stderr
     assert (mine / "thesis.txt").read_text() == "three years of work"
     for out in (".", ".."):
         res = subprocess.run(_study(feature_files, Path(out)), capture_output=True, text=True, timeout=120, cwd=mine)

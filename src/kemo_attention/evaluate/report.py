@@ -31,7 +31,7 @@ import pandas as pd
 
 from kemo_attention.config import DEFAULT_TZ_OFFSET, parse_tz_offset
 from kemo_attention.evaluate.metrics import SCORE_COLUMNS
-from kemo_attention.files import atomic_folder, file_sha256
+from kemo_attention.files import atomic_folder, check_replaceable_folder, file_sha256
 from kemo_attention.versions import library_versions
 
 OUTPUT_FILES = (
@@ -179,6 +179,8 @@ def write_run_folder(out_dir, *, dataset, tables, run_info, timings, notes, inpu
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir}: exists and is not a folder; choose another --out")
+    # an earlier evaluation's manifest records its settings and models; any other folder is refused
+    check_replaceable_folder(out_dir, lambda manifest: "models" in manifest and "settings" in manifest, "evaluation")
     with atomic_folder(out_dir) as tmp:
         write_started = time.perf_counter()
         tables["fold_metrics"].to_csv(tmp / "fold_metrics.csv", index=False)

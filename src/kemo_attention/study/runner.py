@@ -128,22 +128,10 @@ def _refits_personal(settings: StudySettings) -> bool:
 
 
 def check_study_out(out: Path) -> None:
-    """Refuse an output folder the study would wrongly replace: a file, the current folder or one
-    above it, or a folder with other contents (a study replaces its folder whole)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise KemoError(f"--out {out}: is a file; --out names the study's folder")
-    here, target = Path.cwd().resolve(), out.resolve()
-    if here == target or target in here.parents:
-        raise KemoError(f"--out {out}: is the current folder or one above it; name a new folder, e.g. --out study")
-    if out.is_dir() and any(out.iterdir()):
-        try:
-            kind = json.loads((out / "manifest.json").read_text()).get("kind")
-        except (OSError, ValueError, AttributeError):
-            kind = None
-        if kind != STUDY_KIND:
-            raise KemoError(f"--out {out}: exists and is not a study folder (a study replaces its folder whole); "
-                            "choose another --out or remove it")
+    """Refuse an --out a study would wrongly replace (kemo_attention.files.check_replaceable_folder)."""
+    from kemo_attention.files import check_replaceable_folder
+
+    check_replaceable_folder(out, lambda manifest: manifest.get("kind") == STUDY_KIND, "study")
 
 
 def check_personal_labels(inputs: list[StudyInput], settings: StudySettings) -> None:
