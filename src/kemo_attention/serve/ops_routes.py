@@ -71,7 +71,7 @@ def reload_bundle(request: Request, body: ReloadRequest | None = Body(None), slo
     here, library versions); swapped in at once if it passes, refused with the reason if not."""
     if not getattr(request.app.state, "admin_token", None):
         return JSONResponse(status_code=403, content={
-            "detail": "POST /admin/reload needs a server started with a token (--token / KEMO_API_TOKEN): loading a "
+            "detail": "POST /admin/reload needs a server started with an admin token (--token-file / KEMO_API_TOKEN / --token): loading a "
                       "bundle runs its pickle; without a token, send the server process SIGHUP to re-read its bundle"})
     body = body or ReloadRequest()
     outcome = slot.reload(body.path, body.sha256)
