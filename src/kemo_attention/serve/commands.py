@@ -73,7 +73,7 @@ def serve(
         switch("--keep-raw/--no-keep-raw",
                "Keep every raw row sent (retention off), for `kemo-attention store-export`; the store remembers it "
                "(--no-keep-raw switches it back: rows behind the live window are then deleted). Disk grows with the "
-               "cohort's full record, about 10 MB per participant-day at the release's rates (docs/live.md)."),
+               "cohort's full record, about 11 MB per participant-day at the release's rates (docs/live.md)."),
     ] = None,
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
