@@ -152,3 +152,14 @@ def test_replayed_release_exported_extracts_to_the_same_features(release, offlin
     np.testing.assert_array_equal(again.y, original.y)
     np.testing.assert_array_equal(again.date_times, original.date_times)
     pd.testing.assert_frame_equal(again.X.reset_index(drop=True), original.X.reset_index(drop=True), check_exact=True)
+
+
+def test_cli_names_a_missing_store_and_a_bad_participant_code(tmp_path):
+    res = subprocess.run([CLI, "store-export", str(tmp_path / "none.sqlite"), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert res.returncode != 0 and "none.sqlite: no such file" in res.stderr
+    SqliteStore(tmp_path / "s.sqlite").close()
+    res = subprocess.run([CLI, "store-export", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"), "--participants", "X1"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert res.returncode != 0 and "'X1' is not a participant code" in res.stderr
+    assert not (tmp_path / "o").exists()

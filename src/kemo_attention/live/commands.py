@@ -168,6 +168,8 @@ def store_export(
             if canonical is None:
                 raise KemoError(f"--participants: {code!r} is not a participant code; expected {PCODE_FORM}")
             chosen.append(canonical)
+    if not store.is_file():
+        raise KemoError(f"STORE {store}: no such file (the store `kemo-attention serve --store` writes)")
     live = _open(store)
     try:
         summary = export_store(live, out, participants=chosen)
