@@ -271,11 +271,6 @@ class _Tx:
         frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
         return frame.sort(TIMESTAMP, maintain_order=True)
 
-    def raw_types(self) -> list[str]:
-        """Data types with raw rows stored (archived or kept)."""
-        return [t for (t,) in self.con.execute(
-            f"SELECT DISTINCT type FROM chunks WHERE pcode = ? AND carry IN ({KEPT}, {ARCHIVED})", (self.pcode,))]
-
     def keeps_raw(self) -> bool:
         """Whether rows behind the cutoff are archived rather than deleted (``serve --keep-raw``)."""
         row = self.con.execute("SELECT value FROM settings WHERE key = ?", (KEEP_RAW,)).fetchone()
