@@ -83,6 +83,7 @@ def _register() -> None:
     app.command("serve")(serve_cmd.serve)
     app.command("dashboard")(dashboard_cmd.dashboard)
     app.command("replay")(live_cmd.replay)
+    app.command("store-export")(live_cmd.store_export)
     app.add_typer(live_cmd.tokens_app, name="tokens")
 
 

@@ -144,3 +144,39 @@ def tokens_revoke(
         typer.echo(f"token {token_id} ({record.pcode}) was already revoked at {_when(record.revoked)}", err=True)
         return
     typer.echo(f"revoked token {token_id} ({record.pcode})", err=True)
+
+
+# --------------------------------------------------------------------------- store-export
+def store_export(
+    store: Path = typer.Argument(..., metavar="STORE", help="The live store's SQLite file (`serve --store`)."),
+    out: Path = typer.Option(..., "--out", help="The release folder to write (replaced whole when it is an earlier export)."),
+    participants: Optional[str] = typer.Option(None, "--participants", help="Comma list such as P01,P02 (default: every participant)."),
+) -> None:
+    """Write what a live store holds as a release folder: Sensor/Pxx/<Type>.csv, SubjData/EsmResponse.csv (answers), SubjData/UserInfo.csv (profiles).
+
+    `check` and `extract` read it as they read the K-EmoPhone release. Only a store served with --keep-raw holds every raw row it was sent; otherwise the rows behind the live window were deleted, and the export says from when each participant's rows start.
+    """
+    from kemo_attention.errors import KemoError
+    from kemo_attention.live.export import export_store
+    from kemo_attention.live.tokens import PCODE_FORM, canonical_pcode
+
+    chosen = None
+    if participants:
+        chosen = []
+        for code in (c.strip() for c in participants.split(",") if c.strip()):
+            canonical = canonical_pcode(code)
+            if canonical is None:
+                raise KemoError(f"--participants: {code!r} is not a participant code; expected {PCODE_FORM}")
+            chosen.append(canonical)
+    if not store.is_file():
+        raise KemoError(f"STORE {store}: no such file (the store `kemo-attention serve --store` writes)")
+    live = _open(store)
+    try:
+        summary = export_store(live, out, participants=chosen)
+    finally:
+        live.close()
+    for line in summary.warnings:
+        typer.secho(f"warning: {line}", err=True, fg="yellow")
+    rows = sum(sum(v.values()) for v in summary.rows.values())
+    typer.echo(f"wrote {out}: {len(summary.rows)} participant(s), {rows:,} raw rows, "
+               f"{sum(summary.answers.values()):,} answers, {summary.profiles} profile(s)", err=True)

@@ -111,15 +111,19 @@ class LiveService:
         stored: dict[str, int] = {}
         duplicates: dict[str, int] = {}
         too_old: dict[str, int] = {}
+        archived: dict[str, int] = {}
         with self.store.write(pcode) as tx:
             meta = tx.ensure()
             cutoff = meta["cutoff_ms"]
             latest = meta["latest_ms"]
+            keep_raw = tx.keeps_raw()
             for name, frame in given.items():
                 if cutoff is not None and frame.height and int(frame.get_column(TIMESTAMP).min()) < cutoff:
                     old = frame.filter(pl.col(TIMESTAMP) < cutoff)
                     frame = frame.filter(pl.col(TIMESTAMP) >= cutoff)
-                    if old.height:
+                    if keep_raw:  # too late for live features, but part of the record: archived
+                        archived[name] = tx.archive(name, old)
+                    elif old.height:
                         too_old[name] = old.height
                 new = _new_rows(tx, name, frame)
                 tx.append(name, new)
@@ -130,8 +134,11 @@ class LiveService:
                     latest = top if latest is None else max(latest, top)
             if latest is not None:
                 tx.set_meta(latest_ms=latest)
-                self._prune(tx, meta, latest)
+                self._prune(tx, meta, latest, archive=keep_raw)
         out: dict[str, Any] = {"pcode": pcode, "stored": stored, "duplicates": duplicates}
+        if archived:
+            # behind the live window: stored for store-export, never read by a prediction
+            out["archived"] = archived
         if too_old:
             out["too_old"] = too_old
             out["warnings"] = [
@@ -141,9 +148,11 @@ class LiveService:
             ]
         return out
 
-    def _prune(self, tx, meta: dict[str, Any], latest: int) -> None:
+    def _prune(self, tx, meta: dict[str, Any], latest: int, *, archive: bool = False) -> None:
         """Move the cutoff to the hour ``longest window + margin`` behind ``latest``: fold the
-        leaving rows' stream samples into the state, keep the carry rows, drop the rest."""
+        leaving rows' stream samples into the state, keep the carry rows, drop the rest
+        (``archive``, the store's keep_raw: keep the rest where live reads do not see it, so
+        that predictions are the same, and cost the same, whether the store keeps raw rows)."""
         target = (latest - self.window_ms - MARGIN_MS) // HOUR_MS * HOUR_MS
         old_cutoff = meta["cutoff_ms"]
         if old_cutoff is not None and target <= old_cutoff:
@@ -169,7 +178,7 @@ class LiveService:
                 folded = fold_state(name, state.get(name), stream.times[a:b], stream.values[a:b])
                 if folded is not None:
                     state[name] = folded
-        tx.prune(target, carry)
+        tx.prune(target, carry, archive=archive)
         tx.set_meta(cutoff_ms=target, state={k: v.to_json() for k, v in state.items()})
 
     # ------------------------------------------------------------------ answers and profile

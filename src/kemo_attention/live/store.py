@@ -10,7 +10,10 @@ row fetches. An hour is merged into one chunk once it is closed (a later hour of
 rows), or earlier when it holds more than :data:`OPEN_HOUR_CHUNKS` chunks: each row is
 rewritten about once, not at every few batches.
 Carry rows (rows before the cutoff that the stream builders still need) are one chunk per type
-with ``carry = 1``. The participant row holds the cutoff, the newest data time, the stream
+with ``carry = 1``. A store that keeps every raw row (``serve --keep-raw``, the ``keep_raw``
+setting) does not delete the rows that fall behind the cutoff: their chunks are *archived*
+(``carry = 2``), which live reads never see (predictions read, and cost, exactly what they
+would after pruning), and ``store-export`` (live/export.py) reads back. The participant row holds the cutoff, the newest data time, the stream
 state (JSON) and the profile.
 
 Writes happen inside :meth:`LiveStore.write` (one ``BEGIN IMMEDIATE`` transaction: one writer
@@ -44,6 +47,11 @@ HOUR_MS = 3_600_000
 # Older hours are merged as soon as a newer one exists.
 OPEN_HOUR_CHUNKS = 64
 
+# chunks.carry: rows kept for live reads, carry rows, rows archived behind the cutoff (keep_raw)
+KEPT, CARRY, ARCHIVED = 0, 1, 2
+KEEP_RAW = "keep_raw"  # settings key: "1" when rows behind the cutoff are archived, not deleted
+PRUNED = "pruned:"  # settings key PRUNED + pcode: the newest cutoff behind which raw rows were deleted
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS participants (
     pcode TEXT PRIMARY KEY,
@@ -57,7 +65,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     pcode TEXT NOT NULL,
     type TEXT NOT NULL,
-    carry INTEGER NOT NULL DEFAULT 0,
+    carry INTEGER NOT NULL DEFAULT 0, -- 0 kept, 1 carry rows, 2 archived behind the cutoff (keep_raw)
     bucket INTEGER NOT NULL,        -- floor(time / 1 h) of every row of the chunk
     tmin INTEGER NOT NULL,
     tmax INTEGER NOT NULL,
@@ -92,6 +100,10 @@ CREATE TABLE IF NOT EXISTS predictions (
     served_at REAL NOT NULL,
     detail TEXT NOT NULL,           -- streams seen and warnings (JSON)
     PRIMARY KEY (pcode, at, model_sha256)
+);
+CREATE TABLE IF NOT EXISTS settings (  -- store-wide switches (keep_raw)
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (  -- participant credentials (live/tokens.py): never the token itself
     id TEXT PRIMARY KEY,            -- public id (`kemo-attention tokens list / revoke`)
@@ -199,10 +211,10 @@ class _Tx:
     def rows(self, type_name: str, start: int | None = None, end: int | None = None, *, carry: bool = True) -> pl.DataFrame | None:
         """Stored rows of one type (carry rows first), time-sorted, stable in arrival order;
         ``start``/``end`` (inclusive, ms) narrow it to the chunks of those hours. None: no rows."""
-        sql = "SELECT id FROM chunks WHERE pcode = ? AND type = ?"
+        sql = f"SELECT id FROM chunks WHERE pcode = ? AND type = ? AND carry IN ({KEPT}, {CARRY})"
         args: list[Any] = [self.pcode, type_name]
         if not carry:
-            sql += " AND carry = 0"
+            sql += f" AND carry = {KEPT}"
         if start is not None:
             sql += " AND (carry = 1 OR bucket >= ?)"
             args.append(bucket_of(start))
@@ -244,7 +256,25 @@ class _Tx:
 
     def types(self) -> list[str]:
         """Data types with rows stored (kept or carry)."""
-        return [t for (t,) in self.con.execute("SELECT DISTINCT type FROM chunks WHERE pcode = ?", (self.pcode,))]
+        return [t for (t,) in self.con.execute(
+            f"SELECT DISTINCT type FROM chunks WHERE pcode = ? AND carry IN ({KEPT}, {CARRY})", (self.pcode,))]
+
+    def raw_rows(self, type_name: str) -> pl.DataFrame | None:
+        """Every raw row of one type the store holds, archived and kept (not the carry rows,
+        which repeat archived or pruned rows), sorted by time, stable in arrival order."""
+        ids = [i for (i,) in self.con.execute(
+            f"SELECT id FROM chunks WHERE pcode = ? AND type = ? AND carry IN ({KEPT}, {ARCHIVED}) ORDER BY bucket, id",
+            (self.pcode, type_name))]
+        if not ids:
+            return None
+        frames = self._chunks(ids)
+        frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+        return frame.sort(TIMESTAMP, maintain_order=True)
+
+    def keeps_raw(self) -> bool:
+        """Whether rows behind the cutoff are archived rather than deleted (``serve --keep-raw``)."""
+        row = self.con.execute("SELECT value FROM settings WHERE key = ?", (KEEP_RAW,)).fetchone()
+        return row is not None and row[0] == "1"
 
     def answers(self) -> list[dict[str, Any]]:
         return [json.loads(b) for (b,) in self.con.execute(
@@ -257,6 +287,17 @@ class _Tx:
             "SELECT a.body, s.model_sha256 IS NOT NULL, s.probability FROM answers a LEFT JOIN answer_scores s "
             "ON s.pcode = a.pcode AND s.body = a.body AND s.model_sha256 = ? "
             "WHERE a.pcode = ? ORDER BY a.response_ms, a.rowid", (model_sha256, self.pcode))]
+
+    def pruned_before(self) -> int | None:
+        """The time behind which this participant's raw rows were deleted by retention (None:
+        never; a store from before this record was kept counts its cutoff, unless it keeps raw rows)."""
+        row = self.con.execute("SELECT value FROM settings WHERE key = ?", (PRUNED + self.pcode,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        meta = self.meta()
+        if meta is None or meta["cutoff_ms"] is None or self.keeps_raw():
+            return None
+        return int(meta["cutoff_ms"])
 
 
 class ReadTx(_Tx):
@@ -333,24 +374,24 @@ class WriteTx(_Tx):
         for lo, hi in zip([0, *edges], [*edges, len(times)]):
             bucket = int(times[lo]) // HOUR_MS
             part = frame if hi - lo == frame.height else frame.slice(lo, hi - lo)
-            self._insert(type_name, bucket, part, carry=False, compress=False,
+            self._insert(type_name, bucket, part, kind=KEPT, compress=False,
                          tmin=int(times[lo:hi].min()), tmax=int(times[lo:hi].max()))
         index = self._hour_index(type_name)
         newest = max(index)
         for bucket in [b for b, (n, _) in index.items() if n > (OPEN_HOUR_CHUNKS if b == newest else 1)]:
             self._merge(type_name, bucket)
 
-    def _insert(self, type_name: str, bucket: int, frame: pl.DataFrame, carry: bool,
+    def _insert(self, type_name: str, bucket: int, frame: pl.DataFrame, kind: int,
                 tmin: int | None = None, tmax: int | None = None, compress: bool = True) -> None:
         if tmin is None or tmax is None:
             t = frame.get_column(TIMESTAMP)
             tmin, tmax = int(t.min()), int(t.max())
         cur = self.con.execute(
             "INSERT INTO chunks (pcode, type, carry, bucket, tmin, tmax, nrows, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.pcode, type_name, int(carry), bucket, tmin, tmax, frame.height, frame_to_blob(frame, compress)),
+            (self.pcode, type_name, int(kind), bucket, tmin, tmax, frame.height, frame_to_blob(frame, compress)),
         )
         self.fresh[int(cur.lastrowid)] = frame
-        index = None if carry else self._hours.get(type_name)
+        index = self._hours.get(type_name) if kind == KEPT else None
         if index is not None:
             hour = index.setdefault(bucket, [0, tmax])
             hour[0] += 1
@@ -374,14 +415,43 @@ class WriteTx(_Tx):
             merged = merged.sort(TIMESTAMP, maintain_order=True)
             times = merged.get_column(TIMESTAMP).to_numpy()
         self._delete(where, args)
-        self._insert(type_name, bucket, merged, carry=False, tmin=int(times[0]), tmax=int(times[-1]))
+        self._insert(type_name, bucket, merged, kind=KEPT, tmin=int(times[0]), tmax=int(times[-1]))
 
-    def prune(self, cutoff_ms: int, carry: dict[str, pl.DataFrame]) -> None:
-        """Drop the rows before ``cutoff_ms`` (a whole hour) and replace the carry rows."""
-        self._delete("pcode = ? AND (carry = 1 OR bucket < ?)", (self.pcode, bucket_of(cutoff_ms)))
+    def prune(self, cutoff_ms: int, carry: dict[str, pl.DataFrame], *, archive: bool = False) -> None:
+        """Drop the rows before ``cutoff_ms`` (a whole hour) and replace the carry rows.
+        ``archive``: keep those rows as archived chunks instead (live reads skip them)."""
+        if archive:
+            # a chunk's content is unchanged, so the shared cache's copy stays right
+            self.con.execute(f"UPDATE chunks SET carry = {ARCHIVED} WHERE pcode = ? AND carry = {KEPT} AND bucket < ?",
+                             (self.pcode, bucket_of(cutoff_ms)))
+            self._delete(f"pcode = ? AND carry = {CARRY}", (self.pcode,))
+        else:
+            self._delete(f"pcode = ? AND (carry = {CARRY} OR (carry = {KEPT} AND bucket < ?))",
+                         (self.pcode, bucket_of(cutoff_ms)))
+            # remembered, so that store-export can say the raw record starts late
+            self.con.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                             (PRUNED + self.pcode, str(int(cutoff_ms))))
         for type_name, frame in carry.items():
             if frame.height:
-                self._insert(type_name, -1, frame, carry=True)
+                self._insert(type_name, -1, frame, kind=CARRY)
+
+    def archive(self, type_name: str, frame: pl.DataFrame) -> int:
+        """Store late rows that fall behind the cutoff as archived chunks (keep_raw), leaving out
+        rows equal to an archived row (a batch sent again); returns how many were stored."""
+        if frame.height == 0:
+            return 0
+        times = frame.get_column(TIMESTAMP)
+        ids = [i for (i,) in self.con.execute(
+            f"SELECT id FROM chunks WHERE pcode = ? AND type = ? AND carry = {ARCHIVED} AND bucket BETWEEN ? AND ?",
+            (self.pcode, type_name, bucket_of(int(times.min())), bucket_of(int(times.max()))))]
+        if ids:
+            stored = pl.concat(self._chunks(ids), how="vertical")
+            frame = frame.join(stored.unique(), on=frame.columns, how="anti", nulls_equal=True, maintain_order="left")
+        frame = frame.sort(TIMESTAMP, maintain_order=True)
+        hours = frame.get_column(TIMESTAMP).to_numpy() // HOUR_MS
+        for bucket in np.unique(hours).tolist():
+            self._insert(type_name, int(bucket), frame.filter(pl.Series(hours == bucket)), kind=ARCHIVED)
+        return frame.height
 
     def add_answers(self, answers: list[tuple[int, int | None, str]]) -> tuple[int, int]:
         """(response_ms, scheduled_ms, canonical JSON body) -> (stored, duplicates)."""
@@ -417,6 +487,7 @@ class WriteTx(_Tx):
         found |= bool(self.gone)
         for table in ("answers", "answer_scores", "predictions"):
             found |= self.con.execute(f"DELETE FROM {table} WHERE pcode = ?", (self.pcode,)).rowcount > 0
+        self.con.execute("DELETE FROM settings WHERE key = ?", (PRUNED + self.pcode,))
         return found
 
 
@@ -444,6 +515,14 @@ class LiveStore:
 
     def ping(self) -> str | None:
         """None when the store answers a query; else why not (readiness, ``/health/ready``)."""
+        raise NotImplementedError
+
+    def keeps_raw(self) -> bool:
+        """Whether raw rows behind the live window are archived, not deleted (``serve --keep-raw``)."""
+        raise NotImplementedError
+
+    def set_keep_raw(self, on: bool) -> None:
+        """Switch retention off (``on``) or back on for every server using this store."""
         raise NotImplementedError
 
     def size_bytes(self) -> int:
@@ -619,6 +698,13 @@ class SqliteStore(LiveStore):
             except FileNotFoundError:
                 pass
         return total
+
+    def keeps_raw(self) -> bool:
+        row = self._con().execute("SELECT value FROM settings WHERE key = ?", (KEEP_RAW,)).fetchone()
+        return row is not None and row[0] == "1"
+
+    def set_keep_raw(self, on: bool) -> None:
+        self._con().execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (KEEP_RAW, "1" if on else "0"))
 
     # ------------------------------------------------------------------ tokens
     _TOKEN_COLUMNS = "id, pcode, prefix, created, revoked"

@@ -68,6 +68,13 @@ def serve(
                      help="With --personalize: how many of a participant's first answers (by prompt time) fit their offset "
                           "(10: about a day of K-EmoPhone prompts)."),
     ] = 10,  # models.personalize.DEFAULT_PERSONAL_LABELS, not imported here (numpy, scipy); a test checks they agree
+    keep_raw: Annotated[
+        Optional[bool],
+        switch("--keep-raw/--no-keep-raw",
+               "Keep every raw row sent (retention off), for `kemo-attention store-export`; the store remembers it "
+               "(--no-keep-raw switches it back: rows behind the live window are then deleted). Disk grows with the "
+               "cohort's full record, about 11 MB per participant-day at the release's rates (docs/live.md)."),
+    ] = None,
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, POST /predict/raw, GET /model, GET /health; docs at /docs.
 
@@ -102,13 +109,16 @@ def serve(
     personal = personal_labels if personalize else None
     probe = open_store(store)  # a bad path or file is reported before the server starts
     participant_tokens = probe.has_tokens()
+    if keep_raw is not None:  # a setting of the store: every server and worker on it follows it
+        probe.set_keep_raw(keep_raw)
+    keeps_raw = probe.keeps_raw()
     probe.close()
     loaded = load_bundle(bundle, expected_sha256=sha256)  # refuse a bad bundle before binding the port
     if workers == 1:
         app = create_app(bundle, max_body_mb=max_body_mb, bundle=loaded, store_path=store, token=token,
                          personal_labels=personal, sha256=sha256, reload_on_sighup=True)
         typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) on {scheme}://{host}:{port} (docs: /docs)", err=True)
-        _echo_store(store, token, participant_tokens, personal)
+        _echo_store(store, token, participant_tokens, personal, keeps_raw)
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, **tls_args)
         return
     import os
@@ -128,7 +138,7 @@ def serve(
     if personal is not None:
         os.environ[ENV_PERSONALIZE] = str(personal)
     typer.echo(f"serving {loaded.path.name} ({loaded.bundle_version}) with {workers} workers on {scheme}://{host}:{port} (docs: /docs)", err=True)
-    _echo_store(store, token, participant_tokens, personal)
+    _echo_store(store, token, participant_tokens, personal, keeps_raw)
     del loaded  # each worker loads (and re-checks) its own copy
     uvicorn.run("kemo_attention.serve.app:create_app_from_env", factory=True, workers=workers,
                 host=host, port=port, log_level="info", access_log=access_log, **tls_args)
@@ -149,7 +159,8 @@ def tls_files(certfile: Path | None, keyfile: Path | None) -> tuple[Path, Path] 
     return certfile.resolve(), keyfile.resolve()
 
 
-def _echo_store(store: Path, token: str | None, participant_tokens: bool, personal: int | None) -> None:
+def _echo_store(store: Path, token: str | None, participant_tokens: bool, personal: int | None,
+                keeps_raw: bool = False) -> None:
     if token:
         access = " (admin token set: every route but /health and /docs needs a credential)"
     elif participant_tokens:  # serve/auth.py: credentials are required once any exists
@@ -158,7 +169,8 @@ def _echo_store(store: Path, token: str | None, participant_tokens: bool, person
     else:
         access = ""
     notes = [access,
-             f"; predictions personalized from each participant's first {personal} answers" if personal else ""]
+             f"; predictions personalized from each participant's first {personal} answers" if personal else "",
+             "; keeps every raw row (--keep-raw; `kemo-attention store-export` writes them out)" if keeps_raw else ""]
     typer.echo(f"live store: {store}{''.join(notes)}", err=True)
 
 
