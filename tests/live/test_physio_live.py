@@ -154,3 +154,21 @@ def test_physio_bundle_served_live_equals_offline(physio_offline, physio_release
     assert diffs[worst] <= TOL, f"{pcode} at {worst}: live {got[worst]} offline {expected[worst]}"
     assert len({round(v, 9) for v in got.values()}) > 1
     assert kept_from is not None  # the store pruned while the prompts were served
+
+
+@pytest.mark.parametrize("eda_ms", [[], [1_000_100]], ids=["no EDA", "one sample between grid points"])
+def test_physio_features_without_eda_data(eda_ms):
+    """A live store that holds no EDA yet (or too little for one grid point) gives NaN for the
+    EDA statistics, which the assembly makes 0, instead of failing the request."""
+    from kemo_attention.features.physio import physio_feature_names, physio_features
+    from kemo_attention.features.streams import SPECS_BY_NAME, Stream
+
+    def stream(name, times, values):
+        return Stream(SPECS_BY_NAME[name], np.asarray(times, dtype=np.int64), np.asarray(values, dtype=np.float64))
+
+    streams = {"RRI": stream("RRI", [], []), "SKT": stream("SKT", [], []),
+               "EDA": stream("EDA", eda_ms, [500.0] * len(eda_ms))}
+    out = physio_features(streams, np.array([2_000_000]))
+    assert set(out) == set(physio_feature_names())
+    eda = [n for n in out if n.startswith("EDA#")]
+    assert eda and all(np.isnan(out[n][0]) for n in eda)

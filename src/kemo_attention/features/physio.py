@@ -253,7 +253,7 @@ def eda_grid(times: np.ndarray, resistance_kohm: np.ndarray) -> EdaGrid:
     t, c = t[ok], 1000.0 / r[ok]
     empty = np.zeros(0)
     if t.size == 0:
-        return EdaGrid(t, t, empty, empty, empty, empty, t)
+        return EdaGrid(t, t, empty, empty, empty, t)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(t) > EDA_MAX_GAP_MS) + 1])
     ends = np.concatenate([starts[1:], [t.size]])
     pieces_t, pieces_s, pieces_c, pieces_tonic, pieces_phasic = [], [], [], [], []
@@ -271,7 +271,7 @@ def eda_grid(times: np.ndarray, resistance_kohm: np.ndarray) -> EdaGrid:
         pieces_tonic.append(tonic)
         pieces_phasic.append(smooth - tonic)
     if not pieces_t:
-        return EdaGrid(t[:0], t[:0], empty, empty, empty, empty, t)
+        return EdaGrid(t[:0], t[:0], empty, empty, empty, t)
     cat = np.concatenate
     return EdaGrid(cat(pieces_t), cat(pieces_s), cat(pieces_c), cat(pieces_tonic), cat(pieces_phasic), t)
 
