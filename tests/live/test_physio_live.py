@@ -172,3 +172,51 @@ def test_physio_features_without_eda_data(eda_ms):
     assert set(out) == set(physio_feature_names())
     eda = [n for n in out if n.startswith("EDA#")]
     assert eda and all(np.isnan(out[n][0]) for n in eda)
+
+
+def test_predict_raw_computes_the_physio_columns(physio_offline, physio_release):
+    """POST /predict/raw with a physio bundle: the RRI, EDA and SkinTemperature records of the
+    65 minutes before a prompt (the longest window, SKT's hour, plus the warm-up) give the
+    probability of the training code on the same records, and physiology columns equal to
+    extraction over the whole day."""
+    import polars as pl
+
+    from kemo_attention.bundle.runtime import load_bundle
+    from kemo_attention.config import FeatureSettings
+    from kemo_attention.features.assemble import features_for_prompts
+    from kemo_attention.features.physio import PHYSIO_WARMUP_MS, physio_feature_names
+    from kemo_attention.release.layout import find_release
+    from kemo_attention.release.read import empty_frame, read_participant
+    from kemo_attention.release.schema import DATA_TYPES
+    from kemo_attention.serve.schemas import RawPredictRequest
+    from kemo_attention.serve.service import PredictionService
+
+    ds, bundle_path = physio_offline
+    bundle = load_bundle(bundle_path)
+    service = PredictionService(bundle)
+    names = physio_feature_names()
+    tables = read_participant(find_release(physio_release), "P01").tables
+    mask = np.flatnonzero(ds.group == "P01")
+    prompts = np.asarray(ds.meta["prompt_time_ms"])[mask]
+    def before(prompt):
+        since = prompt - 3_600_000 - PHYSIO_WARMUP_MS
+        return {name: tables[name].filter((pl.col("timestamp") >= since) & (pl.col("timestamp") < prompt))
+                for name in PHYSIO_TYPES}
+
+    # prompts with band data in the hour before them (the band is off for part of the day)
+    worn = [i for i, prompt in enumerate(prompts) if all(f.height for f in before(int(prompt)).values())]
+    checked = 0
+    for i in [worn[len(worn) // 4], worn[len(worn) // 2], worn[-1]]:
+        prompt = int(prompts[i])
+        sent = before(prompt)
+        body = service.predict_raw(RawPredictRequest.model_validate(
+            {"pcode": "P01", "prompt_time": prompt, "records": {k: v.to_dicts() for k, v in sent.items()}}))
+        same = {name: sent.get(name, empty_frame(dt)) for name, dt in DATA_TYPES.items()}
+        X = features_for_prompts(same, np.array([prompt]), userinfo=None, past_labels=None,
+                                 settings=FeatureSettings(feature_set="reference+physio"))
+        assert body["probability"] == pytest.approx(float(bundle.predict_proba(X)[0]), abs=1e-6)
+        want = ds.X.iloc[mask[i]][names].to_numpy(dtype=np.float64)
+        got = X[names].iloc[0].to_numpy(dtype=np.float64)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+        checked += int((want != 0).sum() > len(names) // 2)
+    assert checked >= 2  # prompts whose physiology columns carry values
