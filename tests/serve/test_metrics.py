@@ -74,7 +74,7 @@ def test_latency_buckets_are_cumulative_and_end_at_the_count(served):
 
 def test_predictions_rows_duplicates_and_store_size(served):
     before = scrape(served)
-    rows = served.post("/predict", json={"rows": [ROW["features"]] * 4, "fill_missing": True})
+    rows = served.post("/predict", json={"rows": [ROW["features"]] * 4, "fill_missing": True}, headers=AUTH)
     assert rows.status_code == 200
     first = {"HR": hr(5), "ScreenEvent": [{"timestamp": T0 + 2_000, "type": "ON"}]}
     assert served.post("/participants/P07/records", json={"records": first}, headers=AUTH).status_code == 200

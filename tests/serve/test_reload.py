@@ -60,7 +60,7 @@ def put_bundle(source: Path, target: Path) -> None:
 
 
 def predicted(client) -> float:
-    r = client.post("/predict", json=ROW)
+    r = client.post("/predict", json=ROW, headers=AUTH)  # a server without credentials lets it through too
     assert r.status_code == 200, r.text
     return r.json()["predictions"][0]["probability"]
 
@@ -70,13 +70,13 @@ def test_admin_reload_swaps_the_bundle(bundles, tmp_path):
     first, second = bundles
     assert not np.isclose(expected_probability(first), expected_probability(second))  # the test can tell them apart
     with TestClient(create_app(first, token=TOKEN, store_path=tmp_path / "s.sqlite")) as client:
-        assert client.get("/model").json()["pkl_sha256"] == sha_of(first)
+        assert client.get("/model", headers=AUTH).json()["pkl_sha256"] == sha_of(first)
         assert predicted(client) == pytest.approx(expected_probability(first), abs=1e-12)
         r = client.post("/admin/reload", json={"path": str(second)}, headers=AUTH)
         assert r.status_code == 200, r.text
         assert r.json()["loaded"] is True
         assert (r.json()["sha256"], r.json()["previous_sha256"]) == (sha_of(second), sha_of(first))
-        assert client.get("/model").json()["pkl_sha256"] == sha_of(second)
+        assert client.get("/model", headers=AUTH).json()["pkl_sha256"] == sha_of(second)
         assert client.get("/health/ready").json()["sha256"] == sha_of(second)
         assert predicted(client) == pytest.approx(expected_probability(second), abs=1e-12)
         metrics = scrape(client)
@@ -96,7 +96,7 @@ def test_a_tampered_bundle_is_refused_and_the_old_one_keeps_serving(bundles, tmp
         body = r.json()
         assert body["loaded"] is False and body["sha256"] == sha_of(first)
         assert "does not match the manifest" in body["reason"] and body["detail"].startswith("bundle refused, still serving")
-        assert client.get("/model").json()["pkl_sha256"] == sha_of(first)
+        assert client.get("/model", headers=AUTH).json()["pkl_sha256"] == sha_of(first)
         assert predicted(client) == pytest.approx(expected_probability(first), abs=1e-12)
         assert value(scrape(client), "kemo_bundle_reloads_total", outcome="refused") == 1
         missing = client.post("/admin/reload", json={"path": str(tmp_path / "nope.pkl")}, headers=AUTH)
@@ -108,11 +108,11 @@ def test_the_sha256_pin_holds_for_reloads_until_a_new_one_is_given(bundles):
     with TestClient(create_app(first, token=TOKEN, sha256=sha_of(first))) as client:
         r = client.post("/admin/reload", json={"path": str(second)}, headers=AUTH)
         assert r.status_code == 422 and "is not the expected" in r.json()["reason"]
-        assert client.get("/model").json()["pkl_sha256"] == sha_of(first)
+        assert client.get("/model", headers=AUTH).json()["pkl_sha256"] == sha_of(first)
         bad_pin = client.post("/admin/reload", json={"path": str(second), "sha256": "abc"}, headers=AUTH)
         assert bad_pin.status_code == 422 and "64 hexadecimal characters" in bad_pin.json()["reason"]
         r = client.post("/admin/reload", json={"path": str(second), "sha256": sha_of(second)}, headers=AUTH)
-        assert r.status_code == 200 and client.get("/model").json()["pkl_sha256"] == sha_of(second)
+        assert r.status_code == 200 and client.get("/model", headers=AUTH).json()["pkl_sha256"] == sha_of(second)
         # the new pin now holds: the first bundle, fine by its manifest, is refused
         back = client.post("/admin/reload", json={"path": str(first)}, headers=AUTH)
         assert back.status_code == 422 and "is not the expected" in back.json()["reason"]
@@ -147,12 +147,12 @@ def test_requests_in_flight_finish_on_the_old_bundle(bundles, monkeypatch):
     monkeypatch.setattr(PredictionService, "predict_rows", held)
     with LiveServer(create_app(first, token=TOKEN)) as server:
         answers = {}
-        slow = threading.Thread(target=lambda: answers.update(old=httpx.post(server.url + "/predict", json=ROW, timeout=60)))
+        slow = threading.Thread(target=lambda: answers.update(old=httpx.post(server.url + "/predict", json=ROW, headers=AUTH, timeout=60)))
         slow.start()
         assert entered.wait(30)
         r = httpx.post(server.url + "/admin/reload", json={"path": str(second)}, headers=AUTH, timeout=60)
         assert r.status_code == 200
-        fresh = httpx.post(server.url + "/predict", json=ROW, timeout=60).json()
+        fresh = httpx.post(server.url + "/predict", json=ROW, headers=AUTH, timeout=60).json()
         release.set()
         slow.join(30)
     new_version = load_bundle(second).bundle_version

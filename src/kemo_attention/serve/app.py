@@ -288,6 +288,7 @@ def create_app(bundle_path: str | Path, *, max_body_mb: float = DEFAULT_MAX_BODY
             from kemo_attention.live.store import open_store
 
             store = open_store(store_path)
+        app.state.store = store  # serve/auth.py: its participant tokens; the same store whatever bundle serves
 
         def serving_of(new: Bundle) -> Serving:
             service = PredictionService(new)

@@ -76,7 +76,8 @@ def bearer(scope) -> str | None:
 
 class Credentials:
     """The check itself (ASGI middleware). Reads the admin token (``app.state.admin_token``)
-    and the live store (``app.state.live.store``) from the app at each request."""
+    and the live store (``app.state.store``, one for every bundle a reload swaps in) from the
+    app at each request."""
 
     def __init__(self, app):
         self.app = app
@@ -91,8 +92,7 @@ class Credentials:
         return await self.app(scope, receive, send)
 
     def _store(self, app):
-        live = getattr(app.state, "live", None)
-        return None if live is None else live.store
+        return getattr(app.state, "store", None)
 
     def required(self, app) -> bool:
         if getattr(app.state, "admin_token", None):
