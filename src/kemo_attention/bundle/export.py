@@ -175,6 +175,9 @@ def save_bundle(
         "feature_settings": {
             "coverage": bool(dataset.meta.get("coverage", False)),
             "tz_offset": str(dataset.meta.get("tz_offset") or DEFAULT_TZ_OFFSET),
+            # only when not the default, so reference bundles keep the settings they had
+            **({"feature_set": str(dataset.meta["feature_set"])}
+               if dataset.meta.get("feature_set", "reference") != "reference" else {}),
         },
         # True when the columns are exactly what extraction computes from raw data (its
         # metadata says so), i.e. when /predict/raw and Try it can serve this bundle.

@@ -121,6 +121,11 @@ class Bundle:
         return str(self.manifest.get("feature_mode", "unknown"))
 
     @property
+    def feature_set(self) -> str:
+        """"reference" or "reference+physio": which feature set the columns come from."""
+        return str((self.manifest.get("feature_settings") or {}).get("feature_set", "reference"))
+
+    @property
     def bundle_version(self) -> str:
         return str(self.manifest.get("bundle_version", ""))
 
@@ -140,7 +145,8 @@ class Bundle:
 
     def feature_settings(self):
         """The :class:`~kemo_attention.config.FeatureSettings` the features were extracted with
-        (mode from ``feature_mode``; a bundle of unknown mode gets the default, causal)."""
+        (mode from ``feature_mode``; a bundle of unknown mode gets the default, causal; a bundle
+        without ``feature_set``, the reference set)."""
         from kemo_attention.config import FEATURE_MODES, FeatureSettings
 
         recorded = dict(self.manifest.get("feature_settings") or {})
@@ -399,6 +405,10 @@ def load_bundle(path: str | Path, *, expected_sha256: str | None = None, fast: b
         raise BundleError(f"{path}: cannot load the model ({type(exc).__name__}: {exc}); {REEXPORT}") from exc
     _check_calibration(path, pipeline, manifest)
     bundle = Bundle(pipeline=pipeline, manifest=manifest, path=path)
+    try:  # e.g. a feature_set this version does not know: refuse now, not at the first request
+        bundle.feature_settings()
+    except KemoError as exc:
+        raise BundleError(f"{manifest_path}: feature_settings: {exc}; {REEXPORT}") from exc
     if fast:
         bundle.use_fast_path()
     return bundle

@@ -24,7 +24,7 @@ from scipy.signal import butter, lfilter, lfilter_zi, welch
 from kemo_attention.features.window import WINDOWS
 
 __all__ = [
-    "RRI_STATS", "EDA_STATS", "SKT_STATS", "PHYSIO_WINDOWS",
+    "RRI_STATS", "EDA_STATS", "SKT_STATS", "PHYSIO_WINDOWS", "PHYSIO_WARMUP_MS",
     "physio_feature_names", "physio_features",
     "clean_nn", "CleanNN", "eda_grid", "EdaGrid", "scr_events", "ScrEvents", "hrv_band_powers",
 ]  # fmt: skip
@@ -68,6 +68,10 @@ EDA_MAX_GAP_MS = 5_000  # a longer gap between samples starts a new segment (fil
 EDA_SMOOTH_HZ = 0.5  # causal 2nd-order Butterworth low-pass against sample noise
 EDA_TONIC_HZ = 0.05  # causal 2nd-order Butterworth low-pass: the tonic level
 SCR_MIN_AMPLITUDE_US = 0.05  # phasic rise from onset to peak
+# History read before a window: the RR change rule looks back 10 s, and the slowest EDA filter
+# (0.05 Hz, 2nd order) forgets its start as exp(-0.22 s^-1 x time): 5 min leave e^-66 of it.
+# A record that keeps only this much before each window (the live store) gives the same values.
+PHYSIO_WARMUP_MS = 300_000
 SKT_MIN_SAMPLES = 3
 
 
@@ -236,8 +240,10 @@ def eda_grid(times: np.ndarray, resistance_kohm: np.ndarray) -> EdaGrid:
     """Conductance = 1000 / resistance (uS) on a 4 Hz grid, smoothed, split into tonic and phasic.
 
     Samples outside 10-20,000 kOhm (above 100 or below 0.05 uS) are dropped. A gap over 5 s
-    between valid samples starts a new segment. Within a segment the grid point ``g`` takes the
-    last sample at or before ``g``; the conductance is smoothed by a causal 1 Hz low-pass, the
+    between valid samples starts a new segment. The grid points are the multiples of 250 ms
+    (epoch time) from a segment's first sample to its last, so a record that starts later in
+    the segment (the live store's) lands on the same points; each takes the last sample at or
+    before it; the conductance is smoothed by a causal 0.5 Hz low-pass, the
     tonic level is a causal 0.05 Hz low-pass of that, and the phasic part is smoothed - tonic.
     Each filter restarts at a segment's first point, at steady state.
     """
@@ -247,12 +253,15 @@ def eda_grid(times: np.ndarray, resistance_kohm: np.ndarray) -> EdaGrid:
     t, c = t[ok], 1000.0 / r[ok]
     empty = np.zeros(0)
     if t.size == 0:
-        return EdaGrid(t, t, empty, empty, empty, empty, t)
+        return EdaGrid(t, t, empty, empty, empty, t)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(t) > EDA_MAX_GAP_MS) + 1])
     ends = np.concatenate([starts[1:], [t.size]])
     pieces_t, pieces_s, pieces_c, pieces_tonic, pieces_phasic = [], [], [], [], []
     for seg, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
-        g = t[a] + np.arange((t[b - 1] - t[a]) // EDA_GRID_MS + 1, dtype=np.int64) * EDA_GRID_MS
+        first = -(-t[a] // EDA_GRID_MS) * EDA_GRID_MS  # ceil: the grid is fixed in epoch time
+        g = np.arange(first, t[b - 1] + 1, EDA_GRID_MS, dtype=np.int64)
+        if g.size == 0:  # one sample between two grid points: nothing to filter
+            continue
         held = c[a + np.searchsorted(t[a:b], g, side="right") - 1]
         smooth = _causal_lowpass(held, EDA_SMOOTH_HZ)
         tonic = _causal_lowpass(smooth, EDA_TONIC_HZ)
@@ -261,6 +270,8 @@ def eda_grid(times: np.ndarray, resistance_kohm: np.ndarray) -> EdaGrid:
         pieces_c.append(held)
         pieces_tonic.append(tonic)
         pieces_phasic.append(smooth - tonic)
+    if not pieces_t:
+        return EdaGrid(t[:0], t[:0], empty, empty, empty, t)
     cat = np.concatenate
     return EdaGrid(cat(pieces_t), cat(pieces_s), cat(pieces_c), cat(pieces_tonic), cat(pieces_phasic), t)
 

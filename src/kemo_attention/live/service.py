@@ -30,6 +30,7 @@ from kemo_attention.config import DECISION_THRESHOLD, decide
 from kemo_attention.errors import KemoError
 from kemo_attention.features.assemble import feature_blocks
 from kemo_attention.features.layout import blocks_to_matrix
+from kemo_attention.features.physio import PHYSIO_WARMUP_MS, physio_feature_names
 from kemo_attention.features.streams import STREAM_SPECS, STREAMS_OF_TYPE, build_streams
 from kemo_attention.features.window import WINDOWS
 from kemo_attention.live.history import StreamState, carry_rows, fold_state, with_state
@@ -56,14 +57,18 @@ def check_pcode(pcode: str) -> str:
 
 
 def needs_of(used_features: list[str]) -> tuple[list[str], int]:
-    """The streams the features use, and the longest window among them (ms)."""
+    """The streams the features use, and the raw history they need behind a prediction (ms):
+    the longest window, and for a physiology feature its window plus the family's warm-up
+    (its filters and artefact rules read samples before the window)."""
     streams, longest = set(), 30_000
+    physio = set(physio_feature_names())
     for name in used_features:
         head, _, rest = name.partition("#")
         if head in _STREAM_TYPE:
             streams.add(head)
             win = rest.rsplit("#", 1)[-1]
-            longest = max(longest, _WINDOW_MS.get(win, 0))
+            need = _WINDOW_MS.get(win, 0) + (PHYSIO_WARMUP_MS if name in physio else 0)
+            longest = max(longest, need)
     return [s.name for s in STREAM_SPECS if s.name in streams], longest
 
 
@@ -305,7 +310,7 @@ class LiveService:
                 raise RequestError(
                     422,
                     f"at: {at} is earlier than the stored window: {pcode}'s raw data are kept from {cutoff} "
-                    f"(the longest feature window, {self.window_ms // 60_000} min, plus {MARGIN_MS // 60_000} min behind "
+                    f"(the history the features need, {self.window_ms // 60_000} min, plus {MARGIN_MS // 60_000} min behind "
                     f"the newest data, {meta['latest_ms']}); ask for at >= {cutoff + self.window_ms + 1}",
                     kept_from=cutoff,
                 )
@@ -324,7 +329,7 @@ class LiveService:
         past = self.past_labels(answers, t)
         numeric, flags = feature_blocks(streams, np.array([at], dtype=np.int64), userinfo=profile,
                                         past_labels=past, settings=self.settings)
-        X = blocks_to_matrix(numeric, flags, self.settings.coverage)
+        X = blocks_to_matrix(numeric, flags, self.settings.coverage, self.settings.physio)
         seen, warnings = {}, []
         for name in self.streams:
             s = streams[name]

@@ -237,7 +237,7 @@ class PredictionService:
         numeric, flags = feature_blocks(streams, np.array([prompt_ms], dtype=np.int64), userinfo=userinfo,
                                         past_labels=past or None, settings=settings)
         # the arrays straight into the model, in layout order (== the manifest's: raw_refusal checked)
-        proba = float(self.proba(blocks_to_matrix(numeric, flags, settings.coverage))[0])
+        proba = float(self.proba(blocks_to_matrix(numeric, flags, settings.coverage, settings.physio))[0])
 
         used = self._used_streams()
         type_of = {stream: name for name, names in STREAMS_OF_TYPE.items() for stream in names}

@@ -114,7 +114,8 @@ def _row_from_release(root: Path, bundle: Any) -> tuple[pd.DataFrame | None, str
     userinfo = _userinfo(layout, pcode)
     try:
         tables = cache.participant_tables(root, pcode)
-        row = _features(str(root), pcode, prompt_ms, tuple(past), tuple(sorted((userinfo or {}).items())), tables, bundle)
+        row = _features(str(root), pcode, prompt_ms, tuple(past), tuple(sorted((userinfo or {}).items())),
+                        bundle.feature_set, tables, bundle)
     except Exception as exc:
         st.error(f"Computing features for {pcode} at {times.iloc[index]:%Y-%m-%d %H:%M} failed: {exc}")
         return None, None
@@ -142,8 +143,10 @@ def _userinfo(layout: Any, pcode: str) -> dict[str, Any] | None:
 
 
 @st.cache_data(show_spinner="Computing features at the prompt time ...", max_entries=32)
-def _features(root: str, pcode: str, prompt_ms: int, past: tuple, userinfo_items: tuple, _tables: dict, _bundle: Any) -> pd.DataFrame:
-    # _tables and _bundle are not hashed (leading underscore); root, pcode and the prompt identify the result.
+def _features(root: str, pcode: str, prompt_ms: int, past: tuple, userinfo_items: tuple, feature_set: str,
+              _tables: dict, _bundle: Any) -> pd.DataFrame:
+    # _tables and _bundle are not hashed (leading underscore); root, pcode, the prompt and the
+    # feature set identify the result (a reference row lacks a physio bundle's columns).
     from kemo_attention.features.assemble import features_for_prompts
 
     settings = _bundle.feature_settings()
