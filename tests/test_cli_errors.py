@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from signal_support import sigint_not_ignored
 
 CLI = str(Path(sys.executable).with_name("kemo-attention"))
 
@@ -126,7 +127,9 @@ def _start_extract(release: Path, out: Path) -> subprocess.Popen:
     # Two workers: when the first participant is cached, most are still queued.
     args = [CLI, "extract", str(release), "--out", str(out), "--min-responses", "1", "--backend", "processes", "--workers", "2"]
     # A session of its own, like a job in a terminal: the signal can go to its whole process group.
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # SIGINT not inherited as ignored (pytest run as a background job, e.g. under nohup, ignores it).
+    with sigint_not_ignored():
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _wait_for_first_participant(proc: subprocess.Popen, out: Path, limit: float = 300) -> None:
