@@ -87,7 +87,7 @@ def compute_tables(inputs, settings, results) -> StudyTables:
                 kept = set(np.unique(g_te[scored]))
                 excluded_people.setdefault((r["label"], r["cv"]), set()).update(people - kept)
                 scored_people.setdefault((r["label"], r["cv"]), set()).update(kept)
-            for protocol in (p for p in settings.protocols if p in variants):
+            for protocol in (name for name in settings.protocols if name in variants):
                 pp, mask = variants[protocol]
                 ys, ps, gs = y_te[mask], pp[mask], g_te[mask]
                 key = {**base, "protocol": protocol, "model": model}
@@ -101,7 +101,7 @@ def compute_tables(inputs, settings, results) -> StudyTables:
                                              "roc_auc": s["roc_auc"], "f1_macro": s["f1_macro"], **(
                                                  {"_scores": s, "_n_train": r["n_train"]} if r["cv"] == "logo" else {})})  # fmt: skip
                 oof_parts.append(pd.DataFrame({
-                    **{k: v for k, v in key.items()}, "sample": te[mask], "pcode": gs, "y_true": ys, "proba": ps,
+                    **key, "sample": te[mask], "pcode": gs, "y_true": ys, "proba": ps,
                 }))  # fmt: skip
             if r["calibrated"] and model in r["calibrated"]:
                 calib_parts.setdefault((r["label"], r["cv"], model), []).append(
