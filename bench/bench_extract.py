@@ -28,13 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "POLARS_MAX_THREADS": "1",
-    "RAY_USAGE_STATS_ENABLED": "0",
-}
+from benchtools import ONE_THREAD  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 # Runs in a fresh interpreter: end-to-end extraction of one release, serial or processes.
 _RUN = r"""

@@ -27,15 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchtools import load_average, machine, write_json_atomic
+from benchtools import ONE_THREAD, load_average, machine, write_json_atomic
 
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "POLARS_MAX_THREADS": "1",
-    "RAY_USAGE_STATS_ENABLED": "0",
-}
 SIX = ("valence", "arousal", "attention", "stress", "disturbance", "change")
 
 # Runs in a fresh interpreter: one extraction of the given labels, serial, no cache.

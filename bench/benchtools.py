@@ -160,3 +160,13 @@ def write_json_atomic(path: str | Path, payload) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+# One thread per library: a single-process benchmark measures the code, not the thread pools.
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "POLARS_MAX_THREADS": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+}

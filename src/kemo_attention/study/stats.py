@@ -152,6 +152,11 @@ def _check_sizes(n_train: float, n_test: float) -> None:
         raise KemoError(f"n_train and n_test must be positive (mean fold sizes), got {n_train!r} and {n_test!r}")
 
 
+def _corrected_se(sd: float, j: int, n_train: float, n_test: float) -> float:
+    """Nadeau-Bengio's standard error of a mean over J overlapping folds: sqrt((1/J + n_test/n_train) s^2)."""
+    return math.sqrt((1 / j + n_test / n_train) * sd**2)
+
+
 def corrected_resampled_interval(values, n_train: float, n_test: float, alpha: float = 0.05) -> Interval:
     """Nadeau-Bengio interval of the mean over J = R*K fold scores of repeated k-fold CV.
 
@@ -167,7 +172,7 @@ def corrected_resampled_interval(values, n_train: float, n_test: float, alpha: f
         mean = float(x[0]) if j else math.nan
         return Interval(mean, math.nan, math.nan, math.nan, j, CORRECTED_T_INTERVAL, excluded)
     mean, sd = float(x.mean()), float(x.std(ddof=1))
-    half = scipy_stats.t.ppf(1 - alpha / 2, j - 1) * math.sqrt((1 / j + n_test / n_train) * sd**2)
+    half = scipy_stats.t.ppf(1 - alpha / 2, j - 1) * _corrected_se(sd, j, n_train, n_test)
     return Interval(mean, sd, mean - half, mean + half, j, CORRECTED_T_INTERVAL, excluded)
 
 
@@ -190,7 +195,7 @@ def corrected_resampled_ttest(diffs, n_train: float, n_test: float, alpha: float
     if sd == 0.0:
         statistic = 0.0 if mean == 0 else math.copysign(math.inf, mean)
         return TestResult(mean, mean, mean, statistic, 1.0 if mean == 0 else 0.0, CORRECTED_T_TEST, j, excluded, mean)
-    se = math.sqrt((1 / j + n_test / n_train) * sd**2)
+    se = _corrected_se(sd, j, n_train, n_test)
     statistic = mean / se
     p_value = float(2 * scipy_stats.t.sf(abs(statistic), j - 1))
     half = scipy_stats.t.ppf(1 - alpha / 2, j - 1) * se
